@@ -1,0 +1,92 @@
+package events
+
+import (
+	"context"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/propagation"
+)
+
+// W3C trace-context names, used as NATS headers and as CloudEvents extensions
+// (the CloudEvents distributed tracing extension).
+const (
+	TraceParent = "traceparent"
+	TraceState  = "tracestate"
+)
+
+// HeaderCarrier adapts a NATS header to OpenTelemetry's TextMapCarrier. Keys are
+// matched case-insensitively on Get and written lower-case on Set.
+type HeaderCarrier nats.Header
+
+// Get returns the first value of the header named key.
+func (c HeaderCarrier) Get(key string) string {
+	if vs, ok := c[key]; ok && len(vs) > 0 {
+		return vs[0]
+	}
+	v, _, err := headerValue(nats.Header(c), key)
+	if err != nil {
+		return ""
+	}
+	return v
+}
+
+// Set replaces the header named key.
+func (c HeaderCarrier) Set(key, value string) { c[key] = []string{value} }
+
+// Keys lists the header names.
+func (c HeaderCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// extensionCarrier adapts the traceparent/tracestate extensions of a CloudEvent.
+type extensionCarrier struct{ e *event.Event }
+
+func (c extensionCarrier) Get(key string) string {
+	v, ok := c.e.Extensions()[key]
+	if !ok {
+		return ""
+	}
+	s, _ := v.(string)
+	return s
+}
+
+func (c extensionCarrier) Set(key, value string) { c.e.SetExtension(key, value) }
+
+func (c extensionCarrier) Keys() []string { return []string{TraceParent, TraceState} }
+
+// TraceContext is the propagator passerelle uses: W3C trace context only, whatever
+// the process-wide OpenTelemetry settings are.
+func TraceContext() propagation.TextMapPropagator { return propagation.TraceContext{} }
+
+// ExtractTrace returns ctx carrying the remote span context of an incoming message:
+// from its traceparent/tracestate NATS headers when present, else from the
+// traceparent/tracestate extensions of its CloudEvent (either content mode). e may be nil.
+func ExtractTrace(ctx context.Context, header nats.Header, e *event.Event) context.Context {
+	p := TraceContext()
+	if HeaderCarrier(header).Get(TraceParent) != "" {
+		return p.Extract(ctx, HeaderCarrier(header))
+	}
+	if e != nil {
+		return p.Extract(ctx, extensionCarrier{e})
+	}
+	return ctx
+}
+
+// InjectTrace writes the span context of ctx to both the NATS header and, when e is not
+// nil, the CloudEvent's traceparent/tracestate extensions, so subscribers find it
+// whichever they read. header may be nil. It does nothing when ctx carries no valid
+// span context.
+func InjectTrace(ctx context.Context, header nats.Header, e *event.Event) {
+	p := TraceContext()
+	if header != nil {
+		p.Inject(ctx, HeaderCarrier(header))
+	}
+	if e != nil {
+		p.Inject(ctx, extensionCarrier{e})
+	}
+}

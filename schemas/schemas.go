@@ -1,0 +1,189 @@
+// Package schemas holds the JSON Schemas (draft 2020-12) of the data of every event
+// type on passerelle's bus, embedded in the binary, and validates event data against
+// them. The AsyncAPI document of the bus (asyncapi.yaml) lives beside them.
+package schemas
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+//go:embed *.json
+var files embed.FS
+
+// Problem is one way the data breaks its schema: Location is a JSON pointer into the
+// data ("" for the root), Message says what is wrong.
+type Problem struct {
+	Location string
+	Message  string
+}
+
+// Error lists every problem found in an event's data.
+type Error struct {
+	Type     string
+	Problems []Problem
+}
+
+// Error returns the problems as one line.
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s data does not match its schema:", e.Type)
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		loc := p.Location
+		if loc == "" {
+			loc = "/"
+		}
+		fmt.Fprintf(&b, " at %s: %s", loc, p.Message)
+	}
+	return b.String()
+}
+
+// ErrUnknownType is returned by Validate for an event type that has no schema.
+var ErrUnknownType = errors.New("schemas: no schema for this event type")
+
+// Validator validates event data against the embedded schemas. It is safe for
+// concurrent use.
+type Validator struct {
+	schemas map[string]*jsonschema.Schema
+	printer *message.Printer
+}
+
+// Types lists the event types that have a schema, sorted.
+func Types() []string {
+	entries, _ := files.ReadDir(".")
+	types := make([]string, 0, len(entries))
+	for _, e := range entries {
+		types = append(types, strings.TrimSuffix(e.Name(), ".json"))
+	}
+	sort.Strings(types)
+	return types
+}
+
+// Raw returns the schema document of an event type, or ErrUnknownType.
+func Raw(typ string) ([]byte, error) {
+	b, err := files.ReadFile(typ + ".json")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownType, typ)
+	}
+	return b, nil
+}
+
+// New compiles every embedded schema, with format assertions on. It returns an error
+// when a schema does not compile or one of its examples does not validate.
+func New() (*Validator, error) {
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	v := &Validator{schemas: make(map[string]*jsonschema.Schema), printer: message.NewPrinter(language.English)}
+	for _, typ := range Types() {
+		raw, _ := Raw(typ)
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("schemas: parse %s: %w", typ, err)
+		}
+		url := "https://passerelle.dev/schemas/" + typ + ".json"
+		if err := c.AddResource(url, doc); err != nil {
+			return nil, fmt.Errorf("schemas: add %s: %w", typ, err)
+		}
+		s, err := c.Compile(url)
+		if err != nil {
+			return nil, fmt.Errorf("schemas: compile %s: %w", typ, err)
+		}
+		v.schemas[typ] = s
+	}
+	for _, typ := range Types() {
+		examples, err := Examples(typ)
+		if err != nil {
+			return nil, err
+		}
+		for i, ex := range examples {
+			if err := v.Validate(typ, ex); err != nil {
+				return nil, fmt.Errorf("schemas: example %d of %s: %w", i, typ, err)
+			}
+		}
+	}
+	return v, nil
+}
+
+// Validate checks data (a JSON document) against the schema of typ. It returns an
+// *Error listing every problem, or ErrUnknownType.
+func (v *Validator) Validate(typ string, data []byte) error {
+	s, ok := v.schemas[typ]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownType, typ)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return &Error{Type: typ, Problems: []Problem{{Message: "not valid JSON: " + err.Error()}}}
+	}
+	err = s.Validate(inst)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return fmt.Errorf("schemas: validate %s: %w", typ, err)
+	}
+	return &Error{Type: typ, Problems: problems(ve, v.printer)}
+}
+
+// problems lists the leaves of the error tree: the most specific problems, each
+// with the location in the data it concerns.
+func problems(ve *jsonschema.ValidationError, pr *message.Printer) []Problem {
+	var ps []Problem
+	seen := map[Problem]bool{}
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
+		}
+		p := Problem{Location: pointer(e.InstanceLocation), Message: e.ErrorKind.LocalizedString(pr)}
+		if !seen[p] {
+			seen[p] = true
+			ps = append(ps, p)
+		}
+	}
+	walk(ve)
+	return ps
+}
+
+// pointer renders a JSON pointer (RFC 6901) from its reference tokens.
+func pointer(tokens []string) string {
+	var b strings.Builder
+	for _, t := range tokens {
+		b.WriteByte('/')
+		t = strings.ReplaceAll(t, "~", "~0")
+		b.WriteString(strings.ReplaceAll(t, "/", "~1"))
+	}
+	return b.String()
+}
+
+// Examples returns the examples listed in the schema of typ, each as a JSON document.
+func Examples(typ string) ([]json.RawMessage, error) {
+	raw, err := Raw(typ)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Examples []json.RawMessage `json:"examples"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("schemas: parse %s: %w", typ, err)
+	}
+	return doc.Examples, nil
+}

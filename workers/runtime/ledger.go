@@ -1,0 +1,130 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Ledger errors.
+var (
+	// ErrNotFound: the key has no record.
+	ErrNotFound = errors.New("ledger: no record")
+	// ErrExists: Create found a record already there (someone claimed the key first).
+	ErrExists = errors.New("ledger: record exists")
+	// ErrStale: Update was given a revision that is no longer the latest (someone
+	// else wrote the record since it was read).
+	ErrStale = errors.New("ledger: record changed since it was read")
+)
+
+// Ledger records the state of each submission in a KV bucket, keyed by its business
+// key. Create is a claim (it fails if the key exists) and Update is a compare-and-set
+// on the revision, so two workers can never both believe they own a step.
+type Ledger struct {
+	kv jetstream.KeyValue
+}
+
+// NewLedger returns a ledger over the bucket kv.
+func NewLedger(kv jetstream.KeyValue) *Ledger { return &Ledger{kv: kv} }
+
+// Get reads the record of key into v and returns its revision, or ErrNotFound.
+func (l *Ledger) Get(ctx context.Context, key string, v any) (uint64, error) {
+	e, err := l.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("ledger: get %s: %w", key, err)
+	}
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		return 0, fmt.Errorf("ledger: decode %s: %w", key, err)
+	}
+	return e.Revision(), nil
+}
+
+// Create writes v as the first record of key and returns its revision, or ErrExists.
+func (l *Ledger) Create(ctx context.Context, key string, v any) (uint64, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: encode %s: %w", key, err)
+	}
+	rev, err := l.kv.Create(ctx, key, b)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, ErrExists
+	}
+	if err != nil {
+		return 0, fmt.Errorf("ledger: create %s: %w", key, err)
+	}
+	return rev, nil
+}
+
+// Update replaces the record of key with v if its revision is still rev, and returns
+// the new revision, or ErrStale.
+func (l *Ledger) Update(ctx context.Context, key string, v any, rev uint64) (uint64, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: encode %s: %w", key, err)
+	}
+	nrev, err := l.kv.Update(ctx, key, b, rev)
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+			return 0, ErrStale
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return 0, ErrStale
+		}
+		return 0, fmt.Errorf("ledger: update %s: %w", key, err)
+	}
+	return nrev, nil
+}
+
+// Keys lists the keys whose name starts with prefix (a sequence of key tokens). It
+// reads the whole key space: for operators, not for the hot path.
+func (l *Ledger) Keys(ctx context.Context, prefix string) ([]string, error) {
+	filter := ">"
+	if prefix != "" {
+		filter = prefix + ".>"
+	}
+	lister, err := l.kv.ListKeysFiltered(ctx, filter)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: list %s: %w", filter, err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// Key joins parts into a ledger key, escaping each so that any text (an invoice
+// number with spaces, dots or accents) makes a valid, reversible KV key token: bytes
+// other than ASCII letters, digits, '-' and '_' become "=XX".
+func Key(parts ...string) string {
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		if p == "" {
+			b.WriteString("=")
+			continue
+		}
+		for j := 0; j < len(p); j++ {
+			c := p[j]
+			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
+				b.WriteByte(c)
+				continue
+			}
+			const hex = "0123456789ABCDEF"
+			b.WriteByte('=')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,150 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names of passerelle's JetStream assets.
+const (
+	StreamInvoices     = "PASSERELLE_INVOICES"
+	StreamDeclarations = "PASSERELLE_DECLARATIONS"
+	StreamEvents       = "PASSERELLE_EVENTS"
+	StreamFollowUps    = "PASSERELLE_FOLLOWUPS"
+	StreamDeadLetter   = "PASSERELLE_DEADLETTER"
+	BucketLedger       = "passerelle-ledger"
+	BucketDocuments    = "passerelle-documents"
+)
+
+// Topology sizes passerelle's streams and buckets. Every field has a default (see
+// DefaultTopology); Setup creates what is missing and updates what differs.
+type Topology struct {
+	// Replicas is the replica count of every stream and bucket: 1 on a single
+	// server, 3 in a cluster.
+	Replicas int
+	// IntakeMaxAge keeps submit events this long (for audit and replay).
+	IntakeMaxAge time.Duration
+	// EventsMaxAge keeps status and return events this long.
+	EventsMaxAge time.Duration
+	// DeadLetterMaxAge keeps dead letters this long.
+	DeadLetterMaxAge time.Duration
+	// Duplicates is the deduplication window of the intake and event streams.
+	Duplicates time.Duration
+	// MaxBytes caps each stream's size (-1: no cap).
+	MaxBytes int64
+	// DocumentsMaxBytes caps the Object Store of documents (-1: no cap).
+	DocumentsMaxBytes int64
+	// DocumentsMaxAge keeps documents this long.
+	DocumentsMaxAge time.Duration
+	// Storage is file (default) or memory.
+	Storage jetstream.StorageType
+}
+
+// DefaultTopology returns the defaults documented in the README.
+func DefaultTopology() Topology {
+	return Topology{
+		Replicas:          1,
+		IntakeMaxAge:      30 * 24 * time.Hour,
+		EventsMaxAge:      400 * 24 * time.Hour,
+		DeadLetterMaxAge:  90 * 24 * time.Hour,
+		Duplicates:        10 * time.Minute,
+		MaxBytes:          -1,
+		DocumentsMaxBytes: -1,
+		DocumentsMaxAge:   100 * 24 * time.Hour,
+		Storage:           jetstream.FileStorage,
+	}
+}
+
+// Streams returns the configuration of every stream.
+func (t Topology) Streams() []jetstream.StreamConfig {
+	base := func(name, desc string, subjects ...string) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name: name, Description: desc, Subjects: subjects,
+			Storage: t.Storage, Replicas: t.Replicas, MaxBytes: t.MaxBytes,
+			Discard: jetstream.DiscardOld, Duplicates: t.Duplicates,
+		}
+	}
+	invoices := base(StreamInvoices, "invoice.submit events to submit to Chorus Pro", "invoice.submit")
+	invoices.MaxAge = t.IntakeMaxAge
+	invoices.Discard = jetstream.DiscardNew // never drop a submission to make room
+	declarations := base(StreamDeclarations, "declaration.submit events to deposit on PASRAU", "declaration.submit")
+	declarations.MaxAge = t.IntakeMaxAge
+	declarations.Discard = jetstream.DiscardNew
+	evs := base(StreamEvents, "status and return events emitted by passerelle", "invoice.status.>", "declaration.status.>", "declaration.return.>")
+	evs.MaxAge = t.EventsMaxAge
+	followups := base(StreamFollowUps, "planned and due follow-ups (message schedules)", "passerelle.followup.>")
+	followups.Retention = jetstream.WorkQueuePolicy
+	followups.AllowMsgSchedules = true // schedules require discard old: never cap this stream
+	followups.MaxBytes = -1
+	dead := base(StreamDeadLetter, "messages passerelle gave up on, with the reason", DeadLetterPrefix+">")
+	dead.MaxAge = t.DeadLetterMaxAge
+	dead.Discard = jetstream.DiscardNew
+	return []jetstream.StreamConfig{invoices, declarations, evs, followups, dead}
+}
+
+// Assets are passerelle's JetStream assets once set up.
+type Assets struct {
+	Ledger    jetstream.KeyValue
+	Documents jetstream.ObjectStore
+}
+
+// Setup creates or updates every stream and bucket of t. It is idempotent and safe
+// to run from several replicas at once.
+func Setup(ctx context.Context, js jetstream.JetStream, t Topology) (*Assets, error) {
+	for _, cfg := range t.Streams() {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("runtime: set up stream %s: %w", cfg.Name, err)
+		}
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: BucketLedger, Description: "state of each submission, by business key",
+		History: 5, Storage: t.Storage, Replicas: t.Replicas, MaxBytes: t.MaxBytes,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("runtime: set up bucket %s: %w", BucketLedger, err)
+	}
+	obs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: BucketDocuments, Description: "documents too large to travel in events",
+		Storage: t.Storage, Replicas: t.Replicas, MaxBytes: t.DocumentsMaxBytes, TTL: t.DocumentsMaxAge,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("runtime: set up bucket %s: %w", BucketDocuments, err)
+	}
+	return &Assets{Ledger: kv, Documents: obs}, nil
+}
+
+// ConsumerSpec describes a durable pull consumer of a worker.
+type ConsumerSpec struct {
+	Stream  string
+	Durable string
+	Filter  string
+	AckWait time.Duration
+	// MaxAckPending bounds the messages delivered and not yet acknowledged, over every
+	// replica.
+	MaxAckPending int
+}
+
+// Consumer creates or updates the durable consumer of spec and returns it.
+func Consumer(ctx context.Context, js jetstream.JetStream, spec ConsumerSpec) (jetstream.Consumer, error) {
+	if spec.AckWait <= 0 || spec.MaxAckPending <= 0 {
+		return nil, errors.New("runtime: consumer needs a positive ack wait and max ack pending")
+	}
+	c, err := js.CreateOrUpdateConsumer(ctx, spec.Stream, jetstream.ConsumerConfig{
+		Durable:       spec.Durable,
+		Description:   "passerelle worker",
+		FilterSubject: spec.Filter,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       spec.AckWait,
+		MaxDeliver:    -1, // the runtime's policy gives up, with a dead letter and an answer
+		MaxAckPending: spec.MaxAckPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("runtime: set up consumer %s on %s: %w", spec.Durable, spec.Stream, err)
+	}
+	return c, nil
+}
