@@ -145,7 +145,7 @@ type ChorusProRef struct {
 	// StatusDate is when Chorus Pro recorded the status, as Chorus Pro gave it.
 	StatusDate string `json:"statusDate,omitempty"`
 	// Comment is the status history's comment, verbatim.
-	Comment string `json:"comment,omitempty"`
+	Comment   string `json:"comment,omitempty"`
 	DateDepot string `json:"dateDepot,omitempty"`
 }
 

@@ -53,7 +53,7 @@ type ceCarrier struct{ h map[string][]string }
 
 func (c ceCarrier) Get(key string) string { return events.HeaderCarrier(c.h).Get("ce-" + key) }
 func (c ceCarrier) Set(string, string)    {}
-func (c ceCarrier) Keys() []string       { return nil }
+func (c ceCarrier) Keys() []string        { return nil }
 
 func recordError(span trace.Span, err error) {
 	if err == nil {
