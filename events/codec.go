@@ -124,7 +124,7 @@ func newMessage(header nats.Header, data []byte) (*message, error) {
 		return nil, err
 	} else if ok {
 		v := spec.VS.Version(sv)
-		if v == nil {
+		if v == nil || sv != SpecVersion {
 			return nil, &DecodeError{Where: headerSpecVersion, Reason: fmt.Sprintf("spec version %q is not supported, want %q", sv, SpecVersion)}
 		}
 		m.encoding, m.version = binding.EncodingBinary, v

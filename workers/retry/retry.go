@@ -1,0 +1,245 @@
+// Package retry is passerelle's in-process retry policy for calls to the
+// administrations' APIs: exponential backoff with jitter (github.com/sethvargo/go-retry)
+// within a budget well inside the consumer's ack wait, never sooner than a
+// Retry-After, and a per-account gate that holds every call of an account while the
+// upstream has asked to wait. Past the budget, the caller hands the message back to
+// JetStream with a delay (runtime.Retry), so retries survive restarts.
+package retry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	goretry "github.com/sethvargo/go-retry"
+)
+
+// Class is what the retry layer needs to know of a failed attempt.
+type Class struct {
+	// Retryable is true when trying again may succeed and cannot cause a second effect.
+	Retryable bool
+	// After is the earliest delay before the next attempt that the upstream asked for.
+	After time.Duration
+	// Unknown is true when the request was sent and no answer came: the effect may
+	// have happened. Such an attempt is never retried blindly.
+	Unknown bool
+	// Cause names the failure for metrics and logs: "429", "503", "network"...
+	Cause string
+}
+
+// The interfaces an upstream error implements to be classified.
+type (
+	retryable      interface{ Retryable() bool }
+	retryAfter     interface{ RetryAfter() time.Duration }
+	outcomeUnknown interface{ OutcomeUnknown() bool }
+	retryCause     interface{ RetryCause() string }
+)
+
+// Classify reads the class of err from the methods it implements: Retryable() bool,
+// RetryAfter() time.Duration, OutcomeUnknown() bool and RetryCause() string. An error
+// that implements none of them is not retryable.
+func Classify(err error) Class {
+	var c Class
+	var r retryable
+	if errors.As(err, &r) {
+		c.Retryable = r.Retryable()
+	}
+	var ra retryAfter
+	if errors.As(err, &ra) {
+		c.After = ra.RetryAfter()
+	}
+	var u outcomeUnknown
+	if errors.As(err, &u) {
+		c.Unknown = u.OutcomeUnknown()
+	}
+	var rc retryCause
+	if errors.As(err, &rc) {
+		c.Cause = rc.RetryCause()
+	}
+	if c.Cause == "" {
+		switch {
+		case c.Unknown:
+			c.Cause = "unknown_outcome"
+		case c.Retryable:
+			c.Cause = "transient"
+		}
+	}
+	return c
+}
+
+// Exhausted is returned by Do when a retryable failure outlasted the budget. After
+// is the earliest time the caller should try again (the last Retry-After, if any).
+type Exhausted struct {
+	Err      error
+	After    time.Duration
+	Attempts int
+}
+
+func (e *Exhausted) Error() string {
+	return fmt.Sprintf("still failing after %d attempts: %v", e.Attempts, e.Err)
+}
+
+func (e *Exhausted) Unwrap() error { return e.Err }
+
+// Policy is the in-process retry schedule.
+type Policy struct {
+	// Base is the first delay; it doubles up to Max, with ±20% jitter.
+	Base time.Duration
+	Max  time.Duration
+	// Budget bounds the whole call, retries included; keep it well inside AckWait.
+	Budget time.Duration
+	// Classify classifies failures; nil means the package's Classify.
+	Classify func(error) Class
+	// OnRetry, when set, is called before each retry with the failure's cause, the
+	// attempt that failed (1 = first) and the delay before the next one.
+	OnRetry func(ctx context.Context, cause string, attempt int, delay time.Duration)
+}
+
+// DefaultPolicy is 200 ms doubling to 5 s, within 20 s.
+func DefaultPolicy() Policy {
+	return Policy{Base: 200 * time.Millisecond, Max: 5 * time.Second, Budget: 20 * time.Second}
+}
+
+// Do calls op until it succeeds, fails in a way that is not retryable, or the budget
+// is spent. Before each attempt it waits for gate (nil: no gate); a failure with a
+// Retry-After closes the gate for every caller of that account. When idempotent is
+// false, a failure whose outcome is unknown is returned at once (never retried
+// blindly). It returns op's last error, or *Exhausted when the budget ran out or the
+// upstream asked to wait beyond it.
+func (p Policy) Do(ctx context.Context, gate *Gate, idempotent bool, op func(ctx context.Context, attempt int) error) error {
+	classify := p.Classify
+	if classify == nil {
+		classify = Classify
+	}
+	deadline := time.Now().Add(p.Budget)
+	var (
+		attempt   int
+		lastErr   error
+		lastAfter time.Duration
+		exhausted bool
+	)
+	backoff := goretry.NewExponential(p.Base)
+	backoff = goretry.WithJitterPercent(20, backoff)
+	backoff = goretry.WithCappedDuration(p.Max, backoff)
+	err := goretry.Do(ctx, backoff, func(ctx context.Context) error {
+		if err := gate.Wait(ctx, deadline); err != nil {
+			if errors.Is(err, errBeyondDeadline) {
+				exhausted = true
+				lastAfter = gate.Remaining()
+				if lastErr == nil {
+					lastErr = fmt.Errorf("upstream asked to wait %s", lastAfter.Round(time.Millisecond))
+				}
+				return lastErr
+			}
+			return err
+		}
+		attempt++
+		err := op(ctx, attempt)
+		if err == nil {
+			return nil
+		}
+		lastErr = err
+		c := classify(err)
+		if c.After > 0 {
+			gate.Defer(c.After)
+			lastAfter = c.After
+		}
+		retry := c.Retryable && (idempotent || !c.Unknown)
+		if c.Unknown && idempotent {
+			retry = true
+		}
+		if !retry {
+			return err
+		}
+		if time.Now().Add(c.After).After(deadline) || time.Now().After(deadline) {
+			exhausted = true
+			return err
+		}
+		if p.OnRetry != nil {
+			p.OnRetry(ctx, c.Cause, attempt, c.After)
+		}
+		return goretry.RetryableError(err)
+	})
+	if err != nil && exhausted {
+		return &Exhausted{Err: lastErr, After: lastAfter, Attempts: attempt}
+	}
+	return err
+}
+
+// errBeyondDeadline: the gate stays closed past the caller's deadline.
+var errBeyondDeadline = errors.New("retry: gate closed beyond the deadline")
+
+// Gate holds every call to one upstream for one account while the upstream has asked
+// to wait (Retry-After on a 429 or 503). The zero value is open; a nil *Gate never
+// waits.
+type Gate struct {
+	mu        sync.Mutex
+	notBefore time.Time
+}
+
+// Defer closes the gate for d from now, unless it is already closed for longer.
+func (g *Gate) Defer(d time.Duration) {
+	if g == nil || d <= 0 {
+		return
+	}
+	until := time.Now().Add(d)
+	g.mu.Lock()
+	if until.After(g.notBefore) {
+		g.notBefore = until
+	}
+	g.mu.Unlock()
+}
+
+// Remaining is how long the gate stays closed.
+func (g *Gate) Remaining() time.Duration {
+	if g == nil {
+		return 0
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return time.Until(g.notBefore)
+}
+
+// Wait blocks until the gate is open. It returns errBeyondDeadline at once when the
+// gate stays closed past deadline, or ctx's error.
+func (g *Gate) Wait(ctx context.Context, deadline time.Time) error {
+	for {
+		d := g.Remaining()
+		if d <= 0 {
+			return nil
+		}
+		if time.Now().Add(d).After(deadline) {
+			return errBeyondDeadline
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Gates hands out one Gate per key (upstream and account).
+type Gates struct {
+	mu    sync.Mutex
+	gates map[string]*Gate
+}
+
+// For returns the gate of key, creating it open.
+func (gs *Gates) For(key string) *Gate {
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	if gs.gates == nil {
+		gs.gates = map[string]*Gate{}
+	}
+	g, ok := gs.gates[key]
+	if !ok {
+		g = &Gate{}
+		gs.gates[key] = g
+	}
+	return g
+}
