@@ -1,6 +1,11 @@
 package events
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
+)
 
 // Invoice submission modes.
 const (
@@ -179,4 +184,14 @@ type Failure struct {
 	Deliveries int `json:"deliveries,omitempty"`
 	// DeadLetter is the sequence of the message's copy in the dead-letter stream.
 	DeadLetter uint64 `json:"deadLetter,omitempty"`
+}
+
+// NewInvoiceSubmit builds an invoice.submit event with the given id (a fresh UUID
+// when empty): publish it on TypeInvoiceSubmit with Publisher.Publish, which sets
+// the id as Nats-Msg-Id so that a retried publish is stored once.
+func NewInvoiceSubmit(id string, data InvoiceSubmit) (*event.Event, error) {
+	if id == "" {
+		id = uuid.NewString()
+	}
+	return New(TypeInvoiceSubmit, id, data.Invoice.Number, data)
 }

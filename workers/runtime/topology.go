@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/passerelle-dev/passerelle/events"
 )
 
 // Names of passerelle's JetStream assets.
@@ -17,7 +19,7 @@ const (
 	StreamFollowUps    = "PASSERELLE_FOLLOWUPS"
 	StreamDeadLetter   = "PASSERELLE_DEADLETTER"
 	BucketLedger       = "passerelle-ledger"
-	BucketDocuments    = "passerelle-documents"
+	BucketDocuments    = events.DocumentsBucket
 )
 
 // Topology sizes passerelle's streams and buckets. Every field has a default (see

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// natsSettings are how passerelle connects to NATS.
+type natsSettings struct {
+	URL   string
+	Creds string // credentials file (JWT and nkey seed)
+	NKey  string // nkey seed file
+	CA    string // CA certificates (PEM) to verify the server
+	Cert  string // client certificate (PEM), with Key
+	Key   string
+}
+
+// connect connects to NATS and keeps reconnecting for ever.
+func (s natsSettings) connect(name string) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.RetryOnFailedConnect(false),
+	}
+	if s.Creds != "" {
+		opts = append(opts, nats.UserCredentials(s.Creds))
+	}
+	if s.NKey != "" {
+		o, err := nats.NkeyOptionFromSeed(s.NKey)
+		if err != nil {
+			return nil, fmt.Errorf("nats: nkey seed file: %w", err)
+		}
+		opts = append(opts, o)
+	}
+	if s.CA != "" {
+		opts = append(opts, nats.RootCAs(s.CA))
+	}
+	if s.Cert != "" || s.Key != "" {
+		opts = append(opts, nats.ClientCert(s.Cert, s.Key))
+	}
+	nc, err := nats.Connect(s.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", s.URL, err)
+	}
+	return nc, nil
+}

@@ -1,0 +1,143 @@
+// Package devstack assembles passerelle on one machine with nothing installed: an
+// embedded NATS server with JetStream, the administration emulators, and accounts
+// that point at them. `passerelle dev`, `passerelle bench` and the end-to-end tests
+// run on it.
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/passerelle-dev/passerelle/workers/accounts"
+	"github.com/passerelle-dev/passerelle/workers/choruspro"
+	"github.com/passerelle-dev/passerelle/workers/choruspro/chorusprotest"
+	"github.com/passerelle-dev/passerelle/workers/embedded"
+	"github.com/passerelle-dev/passerelle/workers/invoice"
+	"github.com/passerelle-dev/passerelle/workers/service"
+)
+
+// DemoAccount is the account the dev stack configures, named by the schema examples.
+const DemoAccount = "demo"
+
+// Config configures a stack.
+type Config struct {
+	// StoreDir holds JetStream's files.
+	StoreDir string
+	// NATSListen, ChorusProListen are host:port (port 0: any free port).
+	NATSListen      string
+	ChorusProListen string
+	// Step is the emulators' lifecycle step.
+	Step time.Duration
+	// ChorusProFaults are injected by the Chorus Pro emulator from the start.
+	ChorusProFaults chorusprotest.Faults
+}
+
+// Stack is a running NATS server and emulators.
+type Stack struct {
+	NATS         *embedded.Server
+	ChorusPro    *chorusprotest.Emulator
+	ChorusProURL string
+
+	servers []*http.Server
+}
+
+// Start starts the NATS server and the emulators. Close stops them.
+func Start(cfg Config) (*Stack, error) {
+	if cfg.NATSListen == "" {
+		cfg.NATSListen = "127.0.0.1:0"
+	}
+	if cfg.ChorusProListen == "" {
+		cfg.ChorusProListen = "127.0.0.1:0"
+	}
+	ns, err := embedded.Start(embedded.Config{Listen: cfg.NATSListen, StoreDir: cfg.StoreDir, SyncAlways: true, Name: "passerelle-dev"})
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{NATS: ns}
+	s.ChorusPro, err = chorusprotest.New(chorusprotest.Config{Step: cfg.Step, Faults: cfg.ChorusProFaults})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("devstack: Chorus Pro emulator: %w", err)
+	}
+	addr, err := s.serve(cfg.ChorusProListen, s.ChorusPro)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("devstack: Chorus Pro emulator: %w", err)
+	}
+	s.ChorusProURL = "http://" + addr
+	return s, nil
+}
+
+func (s *Stack) serve(listen string, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() { _ = srv.Serve(ln) }()
+	return ln.Addr().String(), nil
+}
+
+// Close stops the emulators and the NATS server.
+func (s *Stack) Close() {
+	for _, srv := range s.servers {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = srv.Shutdown(ctx)
+		cancel()
+	}
+	if s.NATS != nil {
+		s.NATS.Shutdown()
+	}
+}
+
+// Connect opens a NATS connection to the stack's server.
+func (s *Stack) Connect(name string) (*nats.Conn, error) {
+	nc, err := nats.Connect(s.NATS.ClientURL(), nats.Name(name), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("devstack: connect: %w", err)
+	}
+	return nc, nil
+}
+
+// Accounts returns the demo account wired to the emulators.
+func (s *Stack) Accounts(opts ...choruspro.Option) (*accounts.Registry, error) {
+	client, err := choruspro.New(choruspro.Config{
+		BaseURL: s.ChorusProURL + "/cpro", Auth: choruspro.AuthPISTE, TokenURL: s.ChorusProURL + "/api/oauth/token",
+		ClientID: chorusprotest.SeedClientID, ClientSecret: chorusprotest.SeedClientSecret,
+		Login: chorusprotest.SeedLogin, Password: chorusprotest.SeedPassword, AllowHTTP: true,
+		Timeout: 10 * time.Second,
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: Chorus Pro client: %w", err)
+	}
+	reg := &accounts.Registry{}
+	reg.AddChorusPro(&invoice.Account{Name: DemoAccount, SupplierID: chorusprotest.SeedIDFournisseur, UserID: chorusprotest.SeedIDUtilisateurCourant, Client: client})
+	return reg, nil
+}
+
+// ServiceConfig is the service configuration of dev mode: short intervals, so that
+// a submission reaches its final status within seconds against the accelerated
+// emulators.
+func ServiceConfig(httpListen string) service.Config {
+	c := service.DefaultConfig()
+	c.HTTPListen = httpListen
+	c.AckWait = 30 * time.Second
+	c.Grace = 5 * time.Second
+	c.Policy.BackoffBase = time.Second
+	c.Policy.BackoffMax = 10 * time.Second
+	c.FollowUpPolicy.BackoffBase = time.Second
+	c.FollowUpPolicy.BackoffMax = 10 * time.Second
+	c.Invoice.Retry.Budget = 10 * time.Second
+	c.Invoice.AuthRetryDelay = 10 * time.Second
+	c.Invoice.FlowPollInterval = time.Second
+	c.Invoice.InvoicePollMin = time.Second
+	c.Invoice.InvoicePollMax = 2 * time.Second
+	c.Invoice.ReconcileWindow = time.Minute
+	return c
+}

@@ -1,0 +1,81 @@
+package invoice
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/passerelle-dev/passerelle/events"
+	"github.com/passerelle-dev/passerelle/workers/choruspro"
+	"github.com/passerelle-dev/passerelle/workers/runtime"
+)
+
+// readDocument returns the submission's document, decoded or fetched from the
+// Object Store and checked (size, SHA-256, Chorus Pro's rules for its kind), with
+// its SHA-256. Problems with the document are Invalid; Object Store outages are a
+// Retry.
+func (f *Flow) readDocument(ctx context.Context, sub *events.InvoiceSubmit) ([]byte, string, error) {
+	doc := sub.Document
+	if doc == nil {
+		return nil, "", nil
+	}
+	var content []byte
+	switch {
+	case doc.Object != nil:
+		ref := doc.Object
+		if ref.Bucket != runtime.BucketDocuments {
+			return nil, "", runtime.Invalid(problem("/document/object/bucket", fmt.Sprintf("bucket %q is not passerelle's document bucket %q", ref.Bucket, runtime.BucketDocuments)))
+		}
+		if ref.Size > f.cfg.MaxDocumentSize {
+			return nil, "", runtime.Invalid(problem("/document/object/size", fmt.Sprintf("the document has %d bytes, more than the %d allowed", ref.Size, f.cfg.MaxDocumentSize)))
+		}
+		b, err := f.deps.Documents.GetBytes(ctx, ref.Name)
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return nil, "", runtime.Invalid(problem("/document/object/name", fmt.Sprintf("object %q is not in bucket %q", ref.Name, ref.Bucket)))
+		}
+		if err != nil {
+			return nil, "", runtime.Retry(fmt.Errorf("read document %q: %w", ref.Name, err), 0)
+		}
+		if int64(len(b)) != ref.Size {
+			return nil, "", runtime.Invalid(problem("/document/object/size", fmt.Sprintf("object %q has %d bytes, the event says %d", ref.Name, len(b), ref.Size)))
+		}
+		sum := sha256.Sum256(b)
+		if got := hex.EncodeToString(sum[:]); got != ref.SHA256 {
+			return nil, "", runtime.Invalid(problem("/document/object/sha256", fmt.Sprintf("object %q has SHA-256 %s, the event says %s", ref.Name, got, ref.SHA256)))
+		}
+		content = b
+	default:
+		b, err := base64.StdEncoding.DecodeString(doc.Content)
+		if err != nil {
+			return nil, "", runtime.Invalid(problem("/document/content", "not valid base64: "+err.Error()))
+		}
+		content = b
+	}
+	kind := choruspro.KindPDF
+	if sub.Mode == events.ModeFlow {
+		kind = choruspro.KindFlux
+	}
+	if err := choruspro.ValidateDocument(doc.FileName, content, kind); err != nil {
+		return nil, "", runtime.Invalid(problem("/document", err.Error()))
+	}
+	sum := sha256.Sum256(content)
+	return content, hex.EncodeToString(sum[:]), nil
+}
+
+// contentHash fingerprints a submission: its data with the document replaced by its
+// name and SHA-256, so that inline and Object Store forms of the same file match.
+func contentHash(sub *events.InvoiceSubmit, docSHA string) string {
+	c := *sub
+	if c.Document != nil {
+		c.Document = &events.Document{FileName: c.Document.FileName, Content: docSHA}
+	}
+	b, _ := json.Marshal(c)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

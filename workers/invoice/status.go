@@ -1,0 +1,92 @@
+package invoice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/passerelle-dev/passerelle/events"
+	"github.com/passerelle-dev/passerelle/workers/runtime"
+)
+
+// statusID is the event id of a submission's seq-th status: stable, so that a
+// republished status is deduplicated by the stream.
+func statusID(submitID string, seq int, state string) string {
+	return events.DerivedID(events.TypeInvoiceStatus, submitID, strconv.Itoa(seq), state)
+}
+
+// publishStatus publishes one invoice.status event under the trace context of ctx.
+func (f *Flow) publishStatus(ctx context.Context, s events.InvoiceStatus) error {
+	subject, err := events.Subject(events.TypeInvoiceStatus, s.Account)
+	if err != nil {
+		return err
+	}
+	e, err := events.New(events.TypeInvoiceStatus, statusID(s.SubmitID, s.Sequence, s.State), s.InvoiceNumber, s)
+	if err != nil {
+		return err
+	}
+	if _, err := f.deps.Publisher.Publish(ctx, subject, e); err != nil {
+		return err
+	}
+	return nil
+}
+
+// flush publishes the record's pending status events, in order, under the
+// submission's trace context. It does not clear them: the caller does, in its next
+// ledger write.
+func (f *Flow) flush(ctx context.Context, r *record) error {
+	ctx = r.traceContext(ctx)
+	for _, s := range r.Pending {
+		if err := f.publishStatus(ctx, s); err != nil {
+			return runtime.Retry(fmt.Errorf("publish %s status of %s: %w", s.State, s.SubmitID, err), 0)
+		}
+	}
+	return nil
+}
+
+// save writes r over revision rev and returns the new revision. A stale revision
+// (another worker wrote the record meanwhile) is a retry: the message comes back and
+// starts again from the ledger.
+func (f *Flow) save(ctx context.Context, key string, r *record, rev uint64) (uint64, error) {
+	r.UpdatedAt = f.now().UTC()
+	nrev, err := f.deps.Ledger.Update(ctx, key, r, rev)
+	if errors.Is(err, runtime.ErrStale) {
+		return 0, runtime.Retry(fmt.Errorf("submission %s changed meanwhile: %w", key, err), 0)
+	}
+	if err != nil {
+		return 0, runtime.Retry(err, 0)
+	}
+	return nrev, nil
+}
+
+// commit writes r, publishes its pending events and clears them with a second
+// write. Use it where no later write of the same handling would clear them.
+func (f *Flow) commit(ctx context.Context, key string, r *record, rev uint64) (uint64, error) {
+	rev, err := f.save(ctx, key, r, rev)
+	if err != nil {
+		return 0, err
+	}
+	if err := f.flush(ctx, r); err != nil {
+		return 0, err
+	}
+	r.Pending = nil
+	return f.save(ctx, key, r, rev)
+}
+
+// traceContext returns ctx carrying the submission's trace context when ctx has none.
+func (r *record) traceContext(ctx context.Context) context.Context {
+	if r.TraceParent == "" {
+		return ctx
+	}
+	if sc := spanContext(ctx); sc {
+		return ctx
+	}
+	carrier := propagation.MapCarrier{events.TraceParent: r.TraceParent}
+	if r.TraceState != "" {
+		carrier[events.TraceState] = r.TraceState
+	}
+	return events.TraceContext().Extract(ctx, carrier)
+}
