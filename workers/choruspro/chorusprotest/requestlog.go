@@ -1,0 +1,139 @@
+package chorusprotest
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// RequestRecord is one entry of the request log: a call received by the
+// token endpoint or a business endpoint. It never holds passwords, secrets,
+// tokens nor file contents.
+type RequestRecord struct {
+	// Seq numbers the calls from 1, in the order they were received.
+	Seq uint64 `json:"seq"`
+	// Time is when the call was received, by the emulator's clock.
+	Time time.Time `json:"time"`
+	// Operation is "token", "deposerPDF", "soumettre", "deposerFlux",
+	// "consulterCRDetaille", "rechercherFacturesFournisseur",
+	// "consulterHistorique", "rechercherStructures", "consulterStructure",
+	// "rechercherServicesStructure", "healthCheck", or "unknown".
+	Operation string `json:"operation"`
+	Method    string `json:"method"`
+	Path      string `json:"path"`
+	// AuthMode is "oauth" (token endpoint), "piste" or "direct".
+	AuthMode string `json:"authMode"`
+	// ClientID is the PISTE application, Login the technical account.
+	ClientID string `json:"clientId,omitempty"`
+	Login    string `json:"login,omitempty"`
+	// IDFournisseur is the supplier the call acted for, when relevant.
+	IDFournisseur int64 `json:"idFournisseur,omitempty"`
+	// NumeroFacture is the invoice number (numeroFactureSaisi, numeroFacture,
+	// or the numbers read from a flow, comma-separated).
+	NumeroFacture string `json:"numeroFacture,omitempty"`
+	// NumeroFluxDepot is the flow created or consulted.
+	NumeroFluxDepot string `json:"numeroFluxDepot,omitempty"`
+	// IdentifiantFactureCPP is the invoice created or consulted.
+	IdentifiantFactureCPP int64 `json:"identifiantFactureCPP,omitempty"`
+	// PieceJointeID is the attachment created by deposerPDF.
+	PieceJointeID int64 `json:"pieceJointeId,omitempty"`
+	// Applied reports that the call changed the emulator's state (invoice,
+	// flow or attachment created), even if the answer was then lost.
+	Applied bool `json:"applied"`
+	// Status is the HTTP status answered; 0 when the connection was dropped
+	// without an answer.
+	Status int `json:"status"`
+	// CodeRetour is the answer's codeRetour, when not 0.
+	CodeRetour int `json:"codeRetour,omitempty"`
+	// Fault is the fault injected, if any: "429", "503", "502", "504",
+	// "drop", "slow", "expire-token", "outage", "token-endpoint-down".
+	Fault string `json:"fault,omitempty"`
+	// RetryAfterSeconds is the Retry-After given with a 429.
+	RetryAfterSeconds int `json:"retryAfterSeconds,omitempty"`
+}
+
+// requestLog is the body of GET /emulator/requests.
+type requestLog struct {
+	// LastSeq is the sequence number of the last call received; pass it as
+	// ?since= to get only later calls.
+	LastSeq  uint64          `json:"lastSeq"`
+	Requests []RequestRecord `json:"requests"`
+}
+
+// Requests returns the logged calls whose Seq is greater than since (0 for
+// all), oldest first.
+func (e *Emulator) Requests(since uint64) []RequestRecord {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.requestsLocked(since)
+}
+
+// requestsLocked is Requests for callers holding e.mu.
+func (e *Emulator) requestsLocked(since uint64) []RequestRecord {
+	out := []RequestRecord{}
+	for _, r := range e.log {
+		if r.Seq > since {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ClearRequests empties the request log; sequence numbers keep growing.
+func (e *Emulator) ClearRequests() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.log = nil
+}
+
+// newRecord starts the record of a call, numbering it.
+func (e *Emulator) newRecord(r *http.Request, op, mode string) *RequestRecord {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.seq++
+	return &RequestRecord{Seq: e.seq, Time: e.cfg.Now(), Operation: op, Method: r.Method, Path: r.URL.Path, AuthMode: mode}
+}
+
+// commit appends a finished record to the log. Beyond Config.MaxLogEntries
+// the oldest quarter of the log is dropped. Records are kept in Seq order.
+func (e *Emulator) commit(rec *RequestRecord) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	i := len(e.log)
+	for i > 0 && e.log[i-1].Seq > rec.Seq {
+		i--
+	}
+	e.log = append(e.log, RequestRecord{})
+	copy(e.log[i+1:], e.log[i:])
+	e.log[i] = *rec
+	if max := e.cfg.MaxLogEntries; len(e.log) > max {
+		keep := max - max/4
+		e.log = append(e.log[:0:0], e.log[len(e.log)-keep:]...)
+	}
+}
+
+// handleRequests serves GET and DELETE /emulator/requests.
+func (e *Emulator) handleRequests(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		var since uint64
+		if s := r.URL.Query().Get("since"); s != "" {
+			v, err := strconv.ParseUint(s, 10, 64)
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "since must be a sequence number"})
+				return
+			}
+			since = v
+		}
+		e.mu.Lock()
+		body := requestLog{LastSeq: e.seq, Requests: e.requestsLocked(since)}
+		e.mu.Unlock()
+		writeJSON(w, http.StatusOK, body)
+	case http.MethodDelete:
+		e.ClearRequests()
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.Header().Set("Allow", "GET, DELETE")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
