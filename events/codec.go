@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -138,9 +139,9 @@ func newMessage(header nats.Header, data []byte) (*message, error) {
 		m.encoding = binding.EncodingStructured
 		return m, nil
 	}
-	reason := "no ce-specversion header (binary mode) and content-type is not " + ContentTypeStructured + " (structured mode)"
+	reason := "not a CloudEvent: no ce-specversion header (binary mode) and content-type is not " + ContentTypeStructured + " (structured mode)"
 	if ct != "" {
-		reason = fmt.Sprintf("no ce-specversion header (binary mode) and content-type %q is not %s (structured mode)", ct, ContentTypeStructured)
+		reason = fmt.Sprintf("not a CloudEvent: no ce-specversion header (binary mode) and content-type %q is not %s (structured mode)", ct, ContentTypeStructured)
 	}
 	return nil, &DecodeError{Reason: reason, Err: ErrNotCloudEvent}
 }
@@ -187,6 +188,11 @@ func (m *message) ReadStructured(ctx context.Context, w binding.StructuredWriter
 	}
 	if len(bytes.TrimSpace(m.data)) == 0 {
 		return &DecodeError{Where: "body", Reason: "structured-mode event has an empty body"}
+	}
+	if !json.Valid(m.data) {
+		var raw json.RawMessage
+		err := json.Unmarshal(m.data, &raw)
+		return &DecodeError{Where: "body", Reason: "structured-mode event is not valid JSON: " + err.Error(), Err: err}
 	}
 	return w.SetStructuredEvent(ctx, format.JSON, bytes.NewReader(m.data))
 }

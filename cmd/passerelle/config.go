@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
@@ -64,7 +66,7 @@ func loadRunConfig(ctx context.Context, getenv func(string) string) (*runConfig,
 		}),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
+		return nil, fmt.Errorf("configuration: %s", envErrorText(err))
 	}
 	switch {
 	case c.Concurrency < 1 || c.FollowUpConcurrency < 1:
@@ -106,4 +108,19 @@ func (c *runConfig) service() service.Config {
 	s.Invoice.InvoicePollMax = c.InvoicePollMax
 	s.Invoice.ReconcileWindow = c.ReconcileWindow
 	return s
+}
+
+// envErrorText names the environment variable at fault where envconfig names the
+// struct field.
+func envErrorText(err error) string {
+	msg := err.Error()
+	typ := reflect.TypeFor[runConfig]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if rest, ok := strings.CutPrefix(msg, f.Name+":"); ok {
+			return name + ":" + rest
+		}
+	}
+	return msg
 }

@@ -203,8 +203,10 @@ func (f *Flow) pollFlow(ctx context.Context, acct *Account, r *record) error {
 		switch state {
 		case choruspro.FlowRejete:
 			r.MayHaveDeposited = false
-			r.addStatus(events.InvoiceStatus{State: string(state), Final: true, ChorusPro: ref, Rejection: &events.Rejection{
-				Source: "choruspro", Reason: "Chorus Pro rejected the flow", ListeErreurTechnique: raws(cr.ListeErreurTechnique),
+			r.addStatus(events.InvoiceStatus{State: string(state), ChorusPro: ref}, now)
+			r.addStatus(events.InvoiceStatus{State: events.StateRejected, Final: true, ChorusPro: ref, Rejection: &events.Rejection{
+				Source: "choruspro", Reason: "Chorus Pro rejected the flow",
+				ListeErreurDP: raws(errorsOf(cr.ListeErreurDP, r.Number)), ListeErreurTechnique: raws(cr.ListeErreurTechnique),
 			}}, now)
 			return nil
 		case choruspro.FlowIncidente, choruspro.FlowARelancer, choruspro.FlowErreurInterne:
@@ -221,13 +223,7 @@ func (f *Flow) pollFlow(ctx context.Context, acct *Account, r *record) error {
 	if state != choruspro.FlowIntegre && state != choruspro.FlowIntegrePartiel {
 		return nil
 	}
-	var mine []choruspro.ErreurDP
-	for _, e := range cr.ListeErreurDP {
-		if e.NumeroDP == r.Number {
-			mine = append(mine, e)
-		}
-	}
-	if len(mine) > 0 {
+	if mine := errorsOf(cr.ListeErreurDP, r.Number); len(mine) > 0 && state == choruspro.FlowIntegrePartiel {
 		r.MayHaveDeposited = false
 		r.addStatus(events.InvoiceStatus{State: events.StateRejected, Final: true, ChorusPro: r.chorusProRef(), Rejection: &events.Rejection{
 			Source: "choruspro", Reason: "Chorus Pro rejected the invoice of the flow", ListeErreurDP: raws(mine),
@@ -252,6 +248,21 @@ func (f *Flow) pollFlow(ctx context.Context, acct *Account, r *record) error {
 		}
 	}
 	return nil
+}
+
+// errorsOf returns the flow report's entries about invoice number, or all of them
+// when none names it.
+func errorsOf(all []choruspro.ErreurDP, number string) []choruspro.ErreurDP {
+	var mine []choruspro.ErreurDP
+	for _, e := range all {
+		if e.NumeroDP == number {
+			mine = append(mine, e)
+		}
+	}
+	if len(mine) == 0 {
+		return all
+	}
+	return mine
 }
 
 // pollInvoice reads an invoice's status history and records each status not reported yet.

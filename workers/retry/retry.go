@@ -1,8 +1,8 @@
 // Package retry is passerelle's in-process retry policy for calls to the
 // administrations' APIs: exponential backoff with jitter (github.com/sethvargo/go-retry)
-// within a budget well inside the consumer's ack wait, never sooner than a
-// Retry-After, and a per-account gate that holds every call of an account while the
-// upstream has asked to wait. Past the budget, the caller hands the message back to
+// within a budget well inside the consumer's ack wait, a retried call never sooner
+// than the Retry-After its failure carried, and a per-account gate that holds every
+// call of an account while it is closed. Past the budget, the caller hands the message back to
 // JetStream with a delay (runtime.Retry), so retries survive restarts.
 package retry
 
@@ -103,11 +103,12 @@ func DefaultPolicy() Policy {
 }
 
 // Do calls op until it succeeds, fails in a way that is not retryable, or the budget
-// is spent. Before each attempt it waits for gate (nil: no gate); a failure with a
-// Retry-After closes the gate for every caller of that account. When idempotent is
-// false, a failure whose outcome is unknown is returned at once (never retried
-// blindly). It returns op's last error, or *Exhausted when the budget ran out or the
-// upstream asked to wait beyond it.
+// is spent. A failure with a Retry-After delays the next attempt of this call by at
+// least that much; before each attempt Do also waits for gate (nil: no gate), which
+// holds every call of an account while it is closed. When idempotent is false, a
+// failure whose outcome is unknown is returned at once (never retried blindly). It
+// returns op's last error, or *Exhausted when the budget ran out or the upstream
+// asked to wait beyond it.
 func (p Policy) Do(ctx context.Context, gate *Gate, idempotent bool, op func(ctx context.Context, attempt int) error) error {
 	classify := p.Classify
 	if classify == nil {
@@ -118,18 +119,22 @@ func (p Policy) Do(ctx context.Context, gate *Gate, idempotent bool, op func(ctx
 		attempt   int
 		lastErr   error
 		lastAfter time.Duration
+		notBefore time.Time
 		exhausted bool
 	)
 	backoff := goretry.NewExponential(p.Base)
 	backoff = goretry.WithJitterPercent(20, backoff)
 	backoff = goretry.WithCappedDuration(p.Max, backoff)
 	err := goretry.Do(ctx, backoff, func(ctx context.Context) error {
+		if err := sleepUntil(ctx, notBefore); err != nil {
+			return err
+		}
 		if err := gate.Wait(ctx, deadline); err != nil {
 			if errors.Is(err, errBeyondDeadline) {
 				exhausted = true
 				lastAfter = gate.Remaining()
 				if lastErr == nil {
-					lastErr = fmt.Errorf("upstream asked to wait %s", lastAfter.Round(time.Millisecond))
+					lastErr = fmt.Errorf("upstream unavailable for another %s", lastAfter.Round(time.Millisecond))
 				}
 				return lastErr
 			}
@@ -142,18 +147,15 @@ func (p Policy) Do(ctx context.Context, gate *Gate, idempotent bool, op func(ctx
 		}
 		lastErr = err
 		c := classify(err)
-		if c.After > 0 {
-			gate.Defer(c.After)
-			lastAfter = c.After
-		}
-		retry := c.Retryable && (idempotent || !c.Unknown)
-		if c.Unknown && idempotent {
-			retry = true
-		}
+		retry := c.Retryable && !c.Unknown || c.Unknown && idempotent
 		if !retry {
 			return err
 		}
-		if time.Now().Add(c.After).After(deadline) || time.Now().After(deadline) {
+		if c.After > 0 {
+			lastAfter = c.After
+			notBefore = time.Now().Add(c.After)
+		}
+		if time.Now().Add(c.After).After(deadline) {
 			exhausted = true
 			return err
 		}
@@ -168,12 +170,27 @@ func (p Policy) Do(ctx context.Context, gate *Gate, idempotent bool, op func(ctx
 	return err
 }
 
+// sleepUntil waits until t, or returns ctx's error.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
 // errBeyondDeadline: the gate stays closed past the caller's deadline.
 var errBeyondDeadline = errors.New("retry: gate closed beyond the deadline")
 
-// Gate holds every call to one upstream for one account while the upstream has asked
-// to wait (Retry-After on a 429 or 503). The zero value is open; a nil *Gate never
-// waits.
+// Gate holds every call to one upstream for one account while it is closed (by a
+// circuit breaker, say). The zero value is open; a nil *Gate never waits.
 type Gate struct {
 	mu        sync.Mutex
 	notBefore time.Time

@@ -1,0 +1,364 @@
+package invoice_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/passerelle-dev/passerelle/events"
+	"github.com/passerelle-dev/passerelle/schemas"
+	"github.com/passerelle-dev/passerelle/workers/choruspro/chorusprotest"
+	"github.com/passerelle-dev/passerelle/workers/runtime"
+)
+
+// example returns the n-th example of the invoice.submit schema with another number.
+func example(t *testing.T, n int, number string) events.InvoiceSubmit {
+	t.Helper()
+	exs, err := schemas.Examples(events.TypeInvoiceSubmit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s events.InvoiceSubmit
+	dec := json.NewDecoder(bytes.NewReader(exs[n]))
+	dec.UseNumber()
+	if err := dec.Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	s.Invoice.Number = number
+	return s
+}
+
+func cii(number, siret, total string) []byte {
+	return fmt.Appendf(nil, `<?xml version="1.0" encoding="UTF-8"?>
+<rsm:CrossIndustryInvoice xmlns:rsm="urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100" xmlns:ram="urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100">
+<rsm:ExchangedDocument><ram:ID>%s</ram:ID><ram:TypeCode>380</ram:TypeCode></rsm:ExchangedDocument>
+<rsm:SupplyChainTradeTransaction><ram:ApplicableHeaderTradeAgreement><ram:BuyerTradeParty><ram:SpecifiedLegalOrganization><ram:ID>%s</ram:ID></ram:SpecifiedLegalOrganization></ram:BuyerTradeParty></ram:ApplicableHeaderTradeAgreement>
+<ram:ApplicableHeaderTradeSettlement><ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode><ram:SpecifiedTradeSettlementHeaderMonetarySummation>
+<ram:TaxBasisTotalAmount>100.00</ram:TaxBasisTotalAmount><ram:TaxTotalAmount>20.00</ram:TaxTotalAmount><ram:GrandTotalAmount>%s</ram:GrandTotalAmount>
+</ram:SpecifiedTradeSettlementHeaderMonetarySummation></ram:ApplicableHeaderTradeSettlement></rsm:SupplyChainTradeTransaction></rsm:CrossIndustryInvoice>`, number, siret, total)
+}
+
+func flowSubmit(number, siret, total string) events.InvoiceSubmit {
+	return events.InvoiceSubmit{Account: "demo", Mode: events.ModeFlow, FlowSyntax: "IN_DP_E1_CII_16B", Invoice: events.Invoice{Number: number},
+		Document: &events.Document{FileName: number + ".xml", Content: base64.StdEncoding.EncodeToString(cii(number, siret, total))}}
+}
+
+// TestSubmissionModesReachFinalStates submits one invoice per mode and per lifecycle
+// branch, and checks each final answer and the deposits made.
+func TestSubmissionModesReachFinalStates(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, chorusprotest.Faults{})
+	h.startService()
+
+	bigPDF := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("0"), 400<<10)...)
+	obs, err := h.js.ObjectStore(context.Background(), events.DocumentsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdfStored := example(t, 1, "T-PDF-OBJ")
+	doc, err := events.NewDocument(context.Background(), obs, "T-PDF-OBJ.pdf", "application/pdf", bigPDF, events.DefaultInlineMax)
+	if err != nil || doc.Object == nil {
+		t.Fatalf("NewDocument = %+v, %v; want an Object Store reference", doc, err)
+	}
+	pdfStored.Document = doc
+
+	noService := example(t, 1, "T-NO-SERVICE")
+	noService.Invoice.Recipient.ServiceCode = ""
+	badTotals := example(t, 0, "T-TOTALS")
+	badTotals.Invoice.Totals.Gross = "1300.00"
+	suspended := example(t, 0, "T-SUSPENDUE")
+
+	tests := []struct {
+		name      string
+		data      events.InvoiceSubmit
+		final     string
+		deposited int
+		check     func(t *testing.T, s events.InvoiceStatus)
+	}{
+		{"structured", example(t, 0, "T-STRUCT"), "MISE_EN_PAIEMENT", 1, nil},
+		{"pdf inline", example(t, 1, "T-PDF"), "MISE_EN_PAIEMENT", 1, nil},
+		{"pdf in the object store", pdfStored, "MISE_EN_PAIEMENT", 1, nil},
+		{"flow", flowSubmit("T-FLOW", chorusprotest.SeedSIRETNoRule, "120.00"), "MISE_EN_PAIEMENT", 1, func(t *testing.T, s events.InvoiceStatus) {
+			if s.ChorusPro == nil || !strings.HasPrefix(s.ChorusPro.NumeroFluxDepot, "CPP") || s.ChorusPro.IdentifiantFactureCPP == 0 {
+				t.Errorf("final status lacks the flow number and invoice id: %+v", s.ChorusPro)
+			}
+		}},
+		{"flow rejected by Chorus Pro", flowSubmit("T-FLOW-KO", chorusprotest.SeedSIRETNoRule, "999.00"), events.StateRejected, 1, func(t *testing.T, s events.InvoiceStatus) {
+			if s.Rejection == nil || s.Rejection.Source != "choruspro" || len(s.Rejection.ListeErreurDP) == 0 && len(s.Rejection.ListeErreurTechnique) == 0 {
+				t.Errorf("rejection does not carry Chorus Pro's report verbatim: %+v", s.Rejection)
+			}
+		}},
+		{"recipient rejects the invoice", example(t, 0, "T-REJETEE"), "REJETEE", 1, nil},
+		{"suspended then paid", suspended, "MISE_EN_PAIEMENT", 1, nil},
+		{"Chorus Pro refuses the totals", badTotals, events.StateRejected, 0, func(t *testing.T, s events.InvoiceStatus) {
+			if s.Rejection == nil || s.Rejection.Source != "choruspro" || s.Rejection.CodeRetour == 0 || !strings.Contains(s.Rejection.Libelle, "TTC") {
+				t.Errorf("rejection = %+v, want Chorus Pro's codeRetour and libelle verbatim", s.Rejection)
+			}
+		}},
+		{"recipient rule checked before any deposit", noService, events.StateRejected, 0, func(t *testing.T, s events.InvoiceStatus) {
+			if s.Rejection == nil || len(s.Rejection.Errors) == 0 || s.Rejection.Errors[0].Location != "/invoice/recipient/serviceCode" {
+				t.Errorf("rejection = %+v, want it to point at /invoice/recipient/serviceCode", s.Rejection)
+			}
+		}},
+	}
+	suspended.Invoice.Comment = "SUSPENDUE"
+	tests[6].data = suspended
+	ids := make([]string, len(tests))
+	for i, tt := range tests {
+		ids[i] = h.publish(tt.data)
+	}
+	h.waitFinal(90*time.Second, ids...)
+	h.checkSequences(ids...)
+	deposits := h.deposits()
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := h.final(ids[i])
+			if s.State != tt.final {
+				t.Errorf("final state %s, want %s (history %v)", s.State, tt.final, h.history(ids[i]))
+			}
+			if got := deposits[tt.data.Invoice.Number]; got != tt.deposited {
+				t.Errorf("%d deposits applied by Chorus Pro, want %d", got, tt.deposited)
+			}
+			if hist := h.history(ids[i]); !strings.Contains(hist[0], "received") {
+				t.Errorf("first state %s, want received", hist[0])
+			}
+			if tt.check != nil {
+				tt.check(t, s)
+			}
+		})
+	}
+	if dl := h.deadLetters(); len(dl) != 0 {
+		t.Errorf("%d dead letters, want none: %s", len(dl), dl[0].Header.Get(runtime.HeaderDeadReason))
+	}
+}
+
+// TestFaultyUpstream runs 200 invoices through an emulator that answers 30% 503,
+// 10% 429 with Retry-After 1 s and expires tokens every 50 calls.
+func TestFaultyUpstream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200 invoices through injected faults")
+	}
+	t.Parallel()
+	h := newHarness(t, chorusprotest.Faults{Seed: 7, UnavailableProbability: 0.3, RateLimitProbability: 0.1, RetryAfterSeconds: 1, TokenExpiryEvery: 50})
+	h.startService()
+	ids := make([]string, 200)
+	for i := range ids {
+		ids[i] = h.publish(example(t, i%2, fmt.Sprintf("T-FAULT-%03d", i)))
+	}
+	h.waitFinal(4*time.Minute, ids...)
+	h.checkSequences(ids...)
+	deposits := h.deposits()
+	for i, id := range ids {
+		number := fmt.Sprintf("T-FAULT-%03d", i)
+		if s, _ := h.final(id); s.State != "MISE_EN_PAIEMENT" {
+			t.Errorf("%s ended %s, want MISE_EN_PAIEMENT (history %v)", number, s.State, h.history(id))
+		}
+		if deposits[number] != 1 {
+			t.Errorf("%s was deposited %d times, want 1", number, deposits[number])
+		}
+	}
+	checkRetryAfter(t, h.stack.ChorusPro.Requests(0))
+}
+
+// checkRetryAfter asserts that no call about an invoice came before the Retry-After
+// of a 429 answered to an earlier call of the same operation about it.
+func checkRetryAfter(t *testing.T, log []chorusprotest.RequestRecord) {
+	t.Helper()
+	type key struct{ op, subject string }
+	notBefore := map[key]time.Time{}
+	refusals := 0
+	for _, r := range log {
+		subject := r.NumeroFacture
+		if subject == "" && r.IdentifiantFactureCPP != 0 {
+			subject = fmt.Sprint(r.IdentifiantFactureCPP)
+		}
+		if subject == "" {
+			continue
+		}
+		k := key{r.Operation, subject}
+		if nb, ok := notBefore[k]; ok && r.Time.Before(nb) {
+			t.Errorf("%s of %s at %s, %v before the Retry-After allowed it", r.Operation, subject, r.Time.Format(time.StampMilli), nb.Sub(r.Time))
+		}
+		if r.Status == 429 {
+			refusals++
+			notBefore[k] = r.Time.Add(time.Duration(r.RetryAfterSeconds) * time.Second)
+		}
+	}
+	if refusals == 0 {
+		t.Error("the emulator answered no 429: the check proved nothing")
+	}
+}
+
+// TestRestartMidRun stops the worker abruptly while 100 invoices are in flight and
+// starts another: nothing is lost and nothing is deposited or reported twice.
+func TestRestartMidRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts a worker mid-run")
+	}
+	t.Parallel()
+	h := newHarness(t, chorusprotest.Faults{Seed: 3, SlowProbability: 0.2, SlowDelayMillis: 300})
+	h.cfg.Grace = 0 // hand back whatever is in flight, as fast as possible
+	stop := h.startService()
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = h.publish(example(t, i%2, fmt.Sprintf("T-RESTART-%03d", i)))
+	}
+	// Stop once some submissions are under way but not all.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		n := 0
+		for _, id := range ids {
+			if len(h.history(id)) > 1 {
+				n++
+			}
+		}
+		if n >= 20 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	h.startService()
+	h.waitFinal(3*time.Minute, ids...)
+	h.checkSequences(ids...)
+	deposits := h.deposits()
+	for i, id := range ids {
+		number := fmt.Sprintf("T-RESTART-%03d", i)
+		if s, _ := h.final(id); s.State != "MISE_EN_PAIEMENT" {
+			t.Errorf("%s ended %s (history %v)", number, s.State, h.history(id))
+		}
+		if deposits[number] != 1 {
+			t.Errorf("%s deposited %d times, want 1", number, deposits[number])
+		}
+	}
+}
+
+// TestDuplicatesAndConflicts publishes the same invoice again under another id, and
+// another invoice under a number already used.
+func TestDuplicatesAndConflicts(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, chorusprotest.Faults{})
+	h.startService()
+	first := h.publish(example(t, 0, "T-DUP"))
+	h.waitFinal(time.Minute, first)
+	again := h.publish(example(t, 0, "T-DUP"))
+	other := example(t, 0, "T-DUP")
+	other.Invoice.Comment = "another invoice, same number"
+	conflict := h.publish(other)
+	h.waitFinal(time.Minute, again, conflict)
+	if s, _ := h.final(again); s.State != events.StateDuplicate || s.DuplicateOf != first {
+		t.Errorf("second publish ended %s (duplicate of %q), want duplicate of %s", s.State, s.DuplicateOf, first)
+	}
+	if s, _ := h.final(conflict); s.State != events.StateConflict || s.Rejection == nil || !strings.Contains(s.Rejection.Reason, first) {
+		t.Errorf("conflicting publish ended %s %+v, want conflict naming %s", s.State, s.Rejection, first)
+	}
+	if n := h.deposits()["T-DUP"]; n != 1 {
+		t.Errorf("T-DUP deposited %d times, want 1", n)
+	}
+	dl := h.deadLetters()
+	if len(dl) != 1 || !strings.Contains(dl[0].Header.Get(runtime.HeaderDeadReason), "different content") {
+		t.Errorf("dead letters %d, want the conflicting event with its reason", len(dl))
+	}
+}
+
+// TestMalformedEvents publishes every kind of bad input: each gets a rejected status
+// with a reason saying what and where when it can be attributed, and each ends in
+// the dead-letter stream; none blocks the good one published after them.
+func TestMalformedEvents(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, chorusprotest.Faults{})
+	h.startService()
+
+	binary := func(id, typ string, data any) *nats.Msg {
+		body, _ := json.Marshal(data)
+		return &nats.Msg{Header: nats.Header{"ce-specversion": {"1.0"}, "ce-id": {id}, "ce-source": {"test"}, "ce-type": {typ}, "content-type": {"application/json"}}, Data: body}
+	}
+	notPDF := example(t, 1, "T-NOTPDF")
+	notPDF.Document.Content = base64.StdEncoding.EncodeToString([]byte("GIF89a, not a PDF at all"))
+	missingObject := example(t, 1, "T-NOOBJ")
+	missingObject.Document = &events.Document{FileName: "x.pdf", Object: &events.ObjectRef{Bucket: events.DocumentsBucket, Name: "missing/x.pdf", Size: 10, SHA256: strings.Repeat("a", 64)}}
+	unknownAccount := example(t, 0, "T-NOACCT")
+	unknownAccount.Account = "nobody"
+	badSchema := map[string]any{"account": "demo", "mode": "structured", "invoice": map[string]any{"number": "T-SCHEMA", "date": "2026-13-45"}}
+
+	tests := []struct {
+		name     string
+		msg      *nats.Msg
+		id       string // "" when the event cannot be answered
+		location string
+		reason   string
+	}{
+		{"not a CloudEvent", &nats.Msg{Data: []byte(`{"account":"demo"}`)}, "", "", "not a CloudEvent"},
+		{"structured mode, invalid JSON", &nats.Msg{Header: nats.Header{"content-type": {"application/cloudevents+json"}}, Data: []byte(`{"specversion":"1.0",`)}, "", "", "not valid JSON"},
+		{"wrong type", binary("m-type", "invoice.created", example(t, 0, "T-TYPE")), "m-type", "type", "is not \"invoice.submit\""},
+		{"schema violation", binary("m-schema", "invoice.submit", badSchema), "m-schema", "/invoice/date", ""},
+		{"unknown account", binary("m-account", "invoice.submit", unknownAccount), "m-account", "/account", "not configured"},
+		{"PDF that is not a PDF", binary("m-pdf", "invoice.submit", notPDF), "m-pdf", "/document", "PDF"},
+		{"missing Object Store object", binary("m-obj", "invoice.submit", missingObject), "m-obj", "/document/object/name", "missing/x.pdf"},
+	}
+	for _, tt := range tests {
+		h.publishRaw(tt.msg)
+	}
+	good := h.publish(example(t, 0, "T-GOOD"))
+	var answered []string
+	for _, tt := range tests {
+		if tt.id != "" {
+			answered = append(answered, tt.id)
+		}
+	}
+	h.waitFinal(time.Minute, append(answered, good)...)
+	if s, _ := h.final(good); s.State != "MISE_EN_PAIEMENT" {
+		t.Errorf("the good invoice ended %s", s.State)
+	}
+	// Every bad message is dead-lettered with its reason.
+	deadline := time.Now().Add(30 * time.Second)
+	var dl []*jetstream.RawStreamMsg
+	for len(dl) < len(tests) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		dl = h.deadLetters()
+	}
+	if len(dl) != len(tests) {
+		t.Fatalf("%d dead letters, want %d", len(dl), len(tests))
+	}
+	bySeq := map[string]*jetstream.RawStreamMsg{}
+	for _, m := range dl {
+		bySeq[m.Header.Get(runtime.HeaderDeadSequence)] = m
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, ok := bySeq[fmt.Sprint(i+1)]
+			if !ok {
+				t.Fatalf("message %d is not in the dead-letter stream", i+1)
+			}
+			if !bytes.Equal(m.Data, tt.msg.Data) {
+				t.Errorf("dead letter %d holds %q, want the original body %q", i, m.Data, tt.msg.Data)
+			}
+			reason := m.Header.Get(runtime.HeaderDeadReason)
+			if reason == "" || !strings.Contains(reason, tt.reason) {
+				t.Errorf("dead-letter reason %q, want it to contain %q", reason, tt.reason)
+			}
+			if tt.id == "" {
+				return
+			}
+			s, _ := h.final(tt.id)
+			if s.State != events.StateRejected || s.Rejection == nil || s.Rejection.Source != "passerelle" {
+				t.Fatalf("answer %s %+v, want rejected by passerelle", s.State, s.Rejection)
+			}
+			found := false
+			for _, p := range s.Rejection.Errors {
+				found = found || p.Location == tt.location
+			}
+			if !found {
+				t.Errorf("rejection %+v does not point at %s", s.Rejection, tt.location)
+			}
+		})
+	}
+}
