@@ -80,7 +80,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"missing id", bin("ce-specversion", "1.0", "ce-source", "s", "ce-type", "t"), `{}`, "", "id", false},
 		{"bad escape", bin(append(full, "ce-subject", "a%zz")...), `{}`, "ce-subject", "invalid percent-escape", false},
 		{"not utf-8", bin(append(full, "ce-subject", "a%FF")...), `{}`, "ce-subject", "not valid UTF-8", false},
-		{"structured garbage", bin("content-type", "application/cloudevents+json"), `{"specversion":`, "", "", false},
+		{"structured garbage", bin("content-type", "application/cloudevents+json"), `{"specversion":`, "body", "not valid JSON", false},
 		{"structured empty", bin("content-type", "application/cloudevents+json"), ``, "body", "empty", false},
 		{"structured missing type", bin("content-type", "application/cloudevents+json; charset=utf-8"), `{"specversion":"1.0","id":"1","source":"s"}`, "", "type", false},
 	}

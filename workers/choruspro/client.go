@@ -107,6 +107,11 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
+// String describes the client without its secrets.
+func (c *Client) String() string {
+	return fmt.Sprintf("choruspro.Client{BaseURL:%q Auth:%q Login:%q}", c.cfg.BaseURL, c.cfg.Auth, c.cfg.Login)
+}
+
 // CloseIdleConnections closes the idle connections of the client's
 // transport. The Client stays usable.
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }

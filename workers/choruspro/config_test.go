@@ -117,6 +117,17 @@ func TestConfigStringHidesSecrets(t *testing.T) {
 	}
 }
 
+func TestClientStringHidesSecrets(t *testing.T) {
+	t.Parallel()
+	c, err := choruspro.New(validPISTE())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{c.String(), fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c)} {
+		assertNoSecret(t, s)
+	}
+}
+
 // assertNoSecret fails if s holds one of the test secrets.
 func assertNoSecret(t *testing.T, s string, more ...string) {
 	t.Helper()

@@ -187,14 +187,14 @@ func TestOutcomeUnknown(t *testing.T) {
 
 	t.Run("timeout after the body", func(t *testing.T) {
 		t.Parallel()
-		e := startEmulator(t, chorusprotest.Config{Faults: chorusprotest.Faults{Queue: []string{"slow"}, SlowDelayMillis: 3000, Operations: []string{"deposerFlux"}}})
+		e := startEmulator(t, chorusprotest.Config{Faults: chorusprotest.Faults{Queue: []string{"slow"}, SlowDelayMillis: 5000, Operations: []string{"deposerFlux"}}})
 		cfg := e.pisteConfig()
-		cfg.Timeout = 300 * time.Millisecond
+		cfg.Timeout = time.Second
 		c := newClient(t, cfg)
 		_, err := c.DeposerFlux(context.Background(), choruspro.DeposerFluxRequest{FichierFlux: ublFlow("U-2"), NomFichier: "u2.xml", SyntaxeFlux: choruspro.SyntaxeUBL})
 		var ce *choruspro.Error
 		if !errors.As(err, &ce) || !ce.OutcomeUnknown() || ce.Retryable() || !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("got %v, want an unknown outcome after a timeout", err)
+			t.Fatalf("got %v, want an unknown outcome after a timeout; log %+v", err, e.emu.Requests(0))
 		}
 		deadline := time.Now().Add(5 * time.Second)
 		for {

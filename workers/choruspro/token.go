@@ -44,7 +44,8 @@ type tokenFlight struct {
 }
 
 // get returns a valid token and its generation, fetching one if needed. It
-// returns the fetch's error (an *Error) or the context's.
+// returns the fetch's *Error, or an *Error wrapping the context's error when
+// ctx ends while waiting for another caller's fetch.
 func (tc *tokenCache) get(ctx context.Context) (string, uint64, error) {
 	for {
 		tc.mu.Lock()
@@ -58,7 +59,7 @@ func (tc *tokenCache) get(ctx context.Context) (string, uint64, error) {
 			select {
 			case <-f.done:
 			case <-ctx.Done():
-				return "", 0, fmt.Errorf("choruspro: waiting for a token: %w", ctx.Err())
+				return "", 0, &Error{Op: "Token", Err: fmt.Errorf("waiting for a token: %w", ctx.Err()), notSent: true}
 			}
 			if f.err == nil {
 				return f.token, f.gen, nil

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/workers/choruspro"
 )
@@ -18,11 +20,13 @@ type recipientRules struct {
 	expires time.Time
 }
 
-// recipientCache keeps recipients' rules for a while, per account and SIRET.
+// recipientCache keeps recipients' rules for a while, per account and SIRET. Concurrent
+// look-ups of the same recipient share one call.
 type recipientCache struct {
-	mu    sync.Mutex
-	ttl   time.Duration
-	rules map[string]recipientRules
+	mu     sync.Mutex
+	ttl    time.Duration
+	rules  map[string]recipientRules
+	flight singleflight.Group
 }
 
 const recipientCacheMax = 10000
@@ -58,6 +62,14 @@ func (f *Flow) recipient(ctx context.Context, acct *Account, siret string) (reci
 	if r, ok := f.recipients.get(key, f.now()); ok {
 		return r, nil
 	}
+	v, err, _ := f.recipients.flight.Do(key, func() (any, error) { return f.lookupRecipient(ctx, acct, siret, key) })
+	if err != nil {
+		return recipientRules{}, err
+	}
+	return v.(recipientRules), nil
+}
+
+func (f *Flow) lookupRecipient(ctx context.Context, acct *Account, siret, key string) (recipientRules, error) {
 	var found *choruspro.RechercherStructuresResponse
 	err := f.call(ctx, acct.Name, true, func(ctx context.Context) error {
 		var err error

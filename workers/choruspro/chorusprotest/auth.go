@@ -49,8 +49,7 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 	defer e.commit(rec)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		rec.Status = http.StatusMethodNotAllowed
-		http.Error(w, "method not allowed", rec.Status)
+		e.reply(w, rec, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
 		return
 	}
 	e.mu.Lock()
@@ -63,7 +62,7 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	retryAfter, delay := e.faults.RetryAfterSeconds, e.slowDelay()
 	e.mu.Unlock()
-	if writeFault(w, fault, retryAfter, rec) {
+	if e.writeFault(w, fault, retryAfter, rec) {
 		return
 	}
 
@@ -106,8 +105,7 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 	if e.postFault(w, r, fault, delay, rec) {
 		return
 	}
-	rec.Status = http.StatusOK
-	writeJSON(w, http.StatusOK, map[string]any{
+	e.reply(w, rec, http.StatusOK, map[string]any{
 		"access_token": tok,
 		"token_type":   "Bearer",
 		"expires_in":   int64(e.cfg.TokenLifetime / time.Second),
@@ -116,38 +114,33 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // oauthError answers 400 with an OAuth2 error.
-func (e *Emulator) oauthError(w http.ResponseWriter, rec *RequestRecord, code, description string) {
-	rec.Status = http.StatusBadRequest
-	writeJSON(w, http.StatusBadRequest, map[string]string{"error": code, "error_description": description})
+func (e *Emulator) oauthError(w http.ResponseWriter, rec *callRecord, code, description string) {
+	e.reply(w, rec, http.StatusBadRequest, map[string]string{"error": code, "error_description": description})
 }
 
-// refuse answers an authentication failure with an empty body.
-func refuse(w http.ResponseWriter, rec *RequestRecord, status int, wwwAuthenticate string) {
-	if wwwAuthenticate != "" {
-		w.Header().Set("WWW-Authenticate", wwwAuthenticate)
-	}
-	rec.Status = status
-	w.WriteHeader(status)
+// authFailure is a refused authentication: the status and WWW-Authenticate
+// to answer.
+type authFailure struct {
+	status int
+	www    string
 }
 
-// authenticate checks a business call's credentials and answers the
-// failures itself (401, 403). It returns the technical account, or nil when
-// it answered. In PISTE mode the checks follow the gateway's order: token,
-// subscription to the API, then the technical account.
-func (e *Emulator) authenticate(w http.ResponseWriter, r *http.Request, mode string, op operation, fault string, rec *RequestRecord) *TechnicalAccount {
+// authenticate checks a business call's credentials. It returns the
+// technical account, or the failure to answer (401, 403). In PISTE mode the
+// checks follow the gateway's order: token, subscription to the API, then
+// the technical account.
+func (e *Emulator) authenticate(r *http.Request, mode string, op operation, fault string, rec *callRecord) (*TechnicalAccount, *authFailure) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.now()
 	if mode == modePISTE {
 		authz := r.Header.Get("Authorization")
 		if len(authz) < 7 || !strings.EqualFold(authz[:7], "Bearer ") {
-			refuse(w, rec, http.StatusUnauthorized, wwwTokenMissing)
-			return nil
+			return nil, &authFailure{http.StatusUnauthorized, wwwTokenMissing}
 		}
 		t := e.tokens[strings.TrimSpace(authz[7:])]
 		if t == nil {
-			refuse(w, rec, http.StatusUnauthorized, wwwTokenInvalid)
-			return nil
+			return nil, &authFailure{http.StatusUnauthorized, wwwTokenInvalid}
 		}
 		rec.ClientID = t.clientID
 		if fault == faultExpireToken || (e.faults.TokenExpiryEvery > 0 && t.calls >= e.faults.TokenExpiryEvery && !t.revoked) {
@@ -155,45 +148,38 @@ func (e *Emulator) authenticate(w http.ResponseWriter, r *http.Request, mode str
 			rec.Fault = faultExpireToken
 		}
 		if t.revoked || !now.Before(t.expires) {
-			refuse(w, rec, http.StatusUnauthorized, wwwTokenExpired)
-			return nil
+			return nil, &authFailure{http.StatusUnauthorized, wwwTokenExpired}
 		}
 		t.calls++
 		app := e.apps[t.clientID]
 		if len(app.APIs) > 0 && !slices.Contains(app.APIs, op.api) {
-			refuse(w, rec, http.StatusForbidden, "")
-			return nil
+			return nil, &authFailure{http.StatusForbidden, ""}
 		}
 		login, password, ok := decodeAccount(r.Header.Get("cpro-account"))
 		rec.Login = login
 		acct := e.accounts[login]
 		if !ok || acct == nil || subtle.ConstantTimeCompare([]byte(password), []byte(acct.Password)) != 1 {
-			refuse(w, rec, http.StatusUnauthorized, wwwAccountRefused)
-			return nil
+			return nil, &authFailure{http.StatusUnauthorized, wwwAccountRefused}
 		}
 		if !acct.PasswordExpiresAt.IsZero() && !now.Before(acct.PasswordExpiresAt) {
-			refuse(w, rec, http.StatusUnauthorized, wwwPasswordExpired)
-			return nil
+			return nil, &authFailure{http.StatusUnauthorized, wwwPasswordExpired}
 		}
-		return acct
+		return acct, nil
 	}
 
 	login, password, ok := r.BasicAuth()
 	rec.Login = login
 	if e.cfg.RequireClientCert && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
-		refuse(w, rec, http.StatusUnauthorized, wwwBasicNoCert)
-		return nil
+		return nil, &authFailure{http.StatusUnauthorized, wwwBasicNoCert}
 	}
 	acct := e.accounts[login]
 	if !ok || acct == nil || subtle.ConstantTimeCompare([]byte(password), []byte(acct.Password)) != 1 {
-		refuse(w, rec, http.StatusUnauthorized, wwwBasicRefused)
-		return nil
+		return nil, &authFailure{http.StatusUnauthorized, wwwBasicRefused}
 	}
 	if !acct.PasswordExpiresAt.IsZero() && !now.Before(acct.PasswordExpiresAt) {
-		refuse(w, rec, http.StatusUnauthorized, wwwBasicExpired)
-		return nil
+		return nil, &authFailure{http.StatusUnauthorized, wwwBasicExpired}
 	}
-	return acct
+	return acct, nil
 }
 
 // decodeAccount reads a cpro-account header: base64(login:password).

@@ -42,14 +42,14 @@ func Resubmissions(records []RequestRecord) []string {
 
 // RetryAfterViolations returns one line per call that came sooner than the
 // Retry-After given by a 429 to the previous call of the same operation for
-// the same invoice number (or flow number; the token endpoint counts as one
-// operation). An empty result means every Retry-After was honoured. Times
+// the same thing (invoice number, file name, flow number, identifiantFactureCPP
+// or structure; the token endpoint counts as one operation). An empty result means every Retry-After was honoured. Times
 // are the emulator's clock.
 func RetryAfterViolations(records []RequestRecord) []string {
 	limited := map[string]RequestRecord{}
 	var out []string
 	for _, r := range records {
-		k := r.Operation + "|" + r.NumeroFacture + "|" + r.NumeroFluxDepot
+		k := fmt.Sprintf("%s|%s|%s|%s|%d|%s", r.Operation, r.NumeroFacture, r.NomFichier, r.NumeroFluxDepot, r.IdentifiantFactureCPP, r.Structure)
 		if prev, seen := limited[k]; seen {
 			wait := time.Duration(prev.RetryAfterSeconds) * time.Second
 			if gap := r.Time.Sub(prev.Time); gap < wait {

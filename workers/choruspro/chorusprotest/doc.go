@@ -153,7 +153,10 @@
 //
 // Every call to the token and business endpoints is logged (RequestRecord;
 // Requests in Go, GET /emulator/requests?since=SEQ as
-// {"lastSeq":N,"requests":[...]}, DELETE to clear), with no secret: enough to
-// assert that nothing was submitted twice and that retries honoured
-// Retry-After. The control endpoints under /emulator/ are not authenticated.
+// {"lastSeq":N,"requests":[...]}, DELETE to clear), with no secret. The body
+// is read before any fault is answered, so a call answered 429 or 503, or
+// refused at authentication, still names the invoice it was about.
+// Resubmissions and RetryAfterViolations check from the log that nothing was
+// submitted twice and that retries honoured Retry-After. The control
+// endpoints under /emulator/ are not authenticated.
 package chorusprotest

@@ -34,7 +34,8 @@ type Faults struct {
 	// the connection without answering: the client cannot know the outcome.
 	DropProbability float64 `json:"dropProbability"`
 	// SlowProbability applies the operation, then waits SlowDelayMillis
-	// (real time) before answering.
+	// (real time) before answering; if the client gives up first, the
+	// connection is closed without an answer.
 	SlowProbability float64 `json:"slowProbability"`
 	SlowDelayMillis int     `json:"slowDelayMillis"`
 	// Outage answers 503 to every business call.
@@ -105,9 +106,10 @@ func (f Faults) validate() error {
 	return nil
 }
 
-// newRand returns the generator for a seed.
+// newRand returns the generator for a seed. Fault injection must be
+// reproducible from its seed, hence math/rand, not crypto/rand.
 func newRand(seed uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) //nolint:gosec // reproducible test faults, no security at stake
 }
 
 // Faults returns the faults currently injected.
@@ -185,9 +187,19 @@ func (e *Emulator) slowDelay() time.Duration {
 	return time.Duration(e.faults.SlowDelayMillis) * time.Millisecond
 }
 
+// isImmediate reports whether a fault answers the call at once (429, 5xx)
+// instead of letting the operation run.
+func isImmediate(fault string) bool {
+	switch fault {
+	case faultRateLimit, faultUnavailable, faultOutage, faultTokenDown, faultBadGateway, faultTimeout:
+		return true
+	}
+	return false
+}
+
 // writeFault answers a call with an immediate fault (429, 5xx); it reports
 // false for faults that are not immediate answers.
-func writeFault(w http.ResponseWriter, fault string, retryAfter int, rec *RequestRecord) bool {
+func (e *Emulator) writeFault(w http.ResponseWriter, fault string, retryAfter int, rec *callRecord) bool {
 	status := 0
 	switch fault {
 	case faultRateLimit:
@@ -204,10 +216,7 @@ func writeFault(w http.ResponseWriter, fault string, retryAfter int, rec *Reques
 		return false
 	}
 	rec.Fault = fault
-	rec.Status = status
-	w.Header().Set("Content-Type", "application/json;charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": http.StatusText(status)})
+	e.reply(w, rec, status, map[string]string{"error": http.StatusText(status)})
 	return true
 }
 

@@ -3,6 +3,7 @@ package chorusprotest_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -23,7 +24,7 @@ func (h *harness) putFaults(f any) answer {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	req, err := http.NewRequest(http.MethodPut, h.srv.URL+"/emulator/faults", bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(h.t.Context(), http.MethodPut, h.srv.URL+"/emulator/faults", bytes.NewReader(b))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -288,7 +289,11 @@ func TestServe(t *testing.T) {
 	go func() { done <- emu.Serve(ctx, ln) }()
 	t.Cleanup(cancel)
 
-	resp, err := http.Get("http://" + ln.Addr().String() + "/emulator/faults")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+ln.Addr().String()+"/emulator/faults", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET faults: %v", err)
 	}
@@ -304,5 +309,43 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after cancel")
+	}
+}
+
+func TestFaultedCallsNameTheirInvoice(t *testing.T) {
+	t.Parallel()
+	h := start(t, chorusprotest.Config{Faults: chorusprotest.Faults{Queue: []string{"429", "503", "expire-token"}, RetryAfterSeconds: 2}})
+	h.bearer()
+	if a := h.call("factures/v1/soumettre", invoiceBody("F-429")); a.status != 429 {
+		t.Fatalf("got %d, want 429", a.status)
+	}
+	flux := map[string]any{
+		"fichierFlux": base64.StdEncoding.EncodeToString(ublInvoice("UBL-503", chorusprotest.SeedSIRETNoRule, "1", "0", "1")),
+		"nomFichier":  "f.xml", "syntaxeFlux": "IN_DP_E1_UBL_INVOICE",
+	}
+	if a := h.call("factures/v1/deposer/flux", flux); a.status != 503 {
+		t.Fatalf("got %d, want 503", a.status)
+	}
+	if a := h.call("factures/v1/consulter/historique", map[string]any{"idFacture": 8000042}); a.status != 401 {
+		t.Fatalf("got %d, want 401", a.status)
+	}
+	recs := h.emu.Requests(1) // after the token request
+	want := []struct {
+		numero string
+		id     int64
+		status int
+		fault  string
+	}{{"F-429", 0, 429, "429"}, {"UBL-503", 0, 503, "503"}, {"", 8000042, 401, "expire-token"}}
+	if len(recs) != len(want) {
+		t.Fatalf("got %d records, want %d", len(recs), len(want))
+	}
+	for i, w := range want {
+		r := recs[i]
+		if r.NumeroFacture != w.numero || r.IdentifiantFactureCPP != w.id || r.Status != w.status || r.Fault != w.fault || r.Applied {
+			t.Errorf("record %d: got %+v, want numero %q id %d status %d fault %s, not applied", i, r, w.numero, w.id, w.status, w.fault)
+		}
+	}
+	if recs[0].RetryAfterSeconds != 2 || recs[0].IDFournisseur != chorusprotest.SeedIDFournisseur {
+		t.Errorf("got %+v, want Retry-After 2 and the supplier", recs[0])
 	}
 }

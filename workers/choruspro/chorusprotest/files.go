@@ -35,6 +35,9 @@ func decodeFile(field, b64 string) ([]byte, *fileError) {
 	if strings.ContainsAny(b64, "\r\n") {
 		return nil, &fileError{http.StatusBadRequest, fmt.Sprintf("Le fichier %s est mal encodé : le base64 ne doit pas contenir de retour à la ligne", field)}
 	}
+	if decodedLen(b64) > maxFileBytes {
+		return nil, &fileError{http.StatusRequestEntityTooLarge, fmt.Sprintf("Le fichier %s dépasse la taille maximale de 10 Mo", field)}
+	}
 	data, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
 		return nil, &fileError{http.StatusBadRequest, fmt.Sprintf("Le fichier %s n'est pas un base64 valide", field)}
@@ -46,6 +49,15 @@ func decodeFile(field, b64 string) ([]byte, *fileError) {
 		return nil, &fileError{http.StatusRequestEntityTooLarge, fmt.Sprintf("Le fichier %s dépasse la taille maximale de 10 Mo", field)}
 	}
 	return data, nil
+}
+
+// decodedLen is the size of the file a padded base64 string encodes.
+func decodedLen(b64 string) int {
+	n := len(b64) / 4 * 3
+	for i := len(b64) - 1; i >= 0 && i >= len(b64)-2 && b64[i] == '='; i-- {
+		n--
+	}
+	return n
 }
 
 // checkFileName checks a file name: at most 50 characters, an allowed

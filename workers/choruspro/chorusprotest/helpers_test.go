@@ -121,7 +121,7 @@ func (h *harness) do(req *http.Request) answer {
 func (h *harness) tokenRequest(clientID, secret string) answer {
 	h.t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret}, "scope": {"openid"}}
-	req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/api/oauth/token", strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(h.t.Context(), http.MethodPost, h.srv.URL+"/api/oauth/token", strings.NewReader(form.Encode()))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -151,14 +151,18 @@ func account(login, password string) string {
 func (h *harness) request(method, path string, body any) *http.Request {
 	h.t.Helper()
 	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
+	switch b := body.(type) {
+	case nil:
+	case []byte: // already JSON
+		rd = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequest(method, h.srv.URL+path, rd)
+	req, err := http.NewRequestWithContext(h.t.Context(), method, h.srv.URL+path, rd)
 	if err != nil {
 		h.t.Fatal(err)
 	}

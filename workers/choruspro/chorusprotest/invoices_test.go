@@ -198,7 +198,11 @@ func TestDeposerPDF(t *testing.T) {
 		{"too large", big, "facture.pdf", 413},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := h.call("factures/v1/deposer/pdf", map[string]any{"fichierFacture": tc.file, "formatDepot": "PDF_NON_SIGNE", "nomFichier": tc.nom})
+			body := slices.Concat([]byte(`{"formatDepot":"PDF_NON_SIGNE","nomFichier":"`+tc.nom+`","fichierFacture":"`), []byte(tc.file), []byte(`"}`))
+			if tc.name == "line breaks" {
+				body = []byte(`{"formatDepot":"PDF_NON_SIGNE","nomFichier":"facture.pdf","fichierFacture":"` + strings.ReplaceAll(tc.file, "\r\n", `\r\n`) + `"}`)
+			}
+			a := h.call("factures/v1/deposer/pdf", body)
 			if a.status != tc.wantStatus {
 				t.Fatalf("got %d %s, want %d", a.status, a.raw, tc.wantStatus)
 			}

@@ -1,6 +1,7 @@
 package chorusprotest
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -29,8 +30,13 @@ type RequestRecord struct {
 	// IDFournisseur is the supplier the call acted for, when relevant.
 	IDFournisseur int64 `json:"idFournisseur,omitempty"`
 	// NumeroFacture is the invoice number (numeroFactureSaisi, numeroFacture,
-	// or the numbers read from a flow, comma-separated).
+	// or the numbers read from a flow, comma-separated), also for calls
+	// answered by a fault or refused at authentication.
 	NumeroFacture string `json:"numeroFacture,omitempty"`
+	// Structure is the structure looked up (SIRET or idStructureCPP).
+	Structure string `json:"structure,omitempty"`
+	// NomFichier is the file deposited (deposerPDF, deposerFlux).
+	NomFichier string `json:"nomFichier,omitempty"`
 	// NumeroFluxDepot is the flow created or consulted.
 	NumeroFluxDepot string `json:"numeroFluxDepot,omitempty"`
 	// IdentifiantFactureCPP is the invoice created or consulted.
@@ -40,8 +46,9 @@ type RequestRecord struct {
 	// Applied reports that the call changed the emulator's state (invoice,
 	// flow or attachment created), even if the answer was then lost.
 	Applied bool `json:"applied"`
-	// Status is the HTTP status answered; 0 when the connection was dropped
-	// without an answer.
+	// Status is the HTTP status answered; 0 when the connection was closed
+	// without an answer (fault drop, or a slow answer the client gave up
+	// waiting for).
 	Status int `json:"status"`
 	// CodeRetour is the answer's codeRetour, when not 0.
 	CodeRetour int `json:"codeRetour,omitempty"`
@@ -86,17 +93,31 @@ func (e *Emulator) ClearRequests() {
 	e.log = nil
 }
 
+// callRecord is the record of a call in progress. It is committed to the
+// log before the answer is written, so that a client that got its answer
+// finds the call in the log.
+type callRecord struct {
+	RequestRecord
+	committed bool
+}
+
 // newRecord starts the record of a call, numbering it.
-func (e *Emulator) newRecord(r *http.Request, op, mode string) *RequestRecord {
+func (e *Emulator) newRecord(r *http.Request, op, mode string) *callRecord {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.seq++
-	return &RequestRecord{Seq: e.seq, Time: e.cfg.Now(), Operation: op, Method: r.Method, Path: r.URL.Path, AuthMode: mode}
+	return &callRecord{RequestRecord: RequestRecord{Seq: e.seq, Time: e.cfg.Now(), Operation: op, Method: r.Method, Path: r.URL.Path, AuthMode: mode}}
 }
 
-// commit appends a finished record to the log. Beyond Config.MaxLogEntries
-// the oldest quarter of the log is dropped. Records are kept in Seq order.
-func (e *Emulator) commit(rec *RequestRecord) {
+// commit appends a finished record to the log, once. Beyond
+// Config.MaxLogEntries the oldest quarter of the log is dropped. Records are
+// kept in Seq order.
+func (e *Emulator) commit(cr *callRecord) {
+	if cr.committed {
+		return
+	}
+	cr.committed = true
+	rec := &cr.RequestRecord
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	i := len(e.log)
@@ -136,4 +157,34 @@ func (e *Emulator) handleRequests(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, DELETE")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	}
+}
+
+// reply commits the record then answers status with v as JSON.
+func (e *Emulator) reply(w http.ResponseWriter, cr *callRecord, status int, v any) {
+	cr.Status = status
+	if c, ok := v.(coded); ok {
+		cr.CodeRetour = c.code()
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		cr.Status = http.StatusInternalServerError
+		e.commit(cr)
+		http.Error(w, "encoding the answer: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	e.commit(cr)
+	w.Header().Set("Content-Type", "application/json;charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// refuse commits the record then answers an authentication failure with an
+// empty body.
+func (e *Emulator) refuse(w http.ResponseWriter, cr *callRecord, status int, wwwAuthenticate string) {
+	cr.Status = status
+	e.commit(cr)
+	if wwwAuthenticate != "" {
+		w.Header().Set("WWW-Authenticate", wwwAuthenticate)
+	}
+	w.WriteHeader(status)
 }
