@@ -8,7 +8,6 @@ import (
 	"io"
 	"os/signal"
 	"sort"
-	"strings"
 	"syscall"
 )
 
@@ -62,9 +61,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	defer stop()
 	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		if len(args) > 1 {
+		if rest := args[min(1, len(args)):]; len(rest) > 0 {
 			for _, c := range commands() {
-				if c.name == args[1] {
+				if c.name == rest[0] {
 					fmt.Fprint(stdout, c.usage)
 					return nil
 				}
@@ -130,5 +129,3 @@ func parseFlags(fs *flag.FlagSet, usage string, e env, args []string) error {
 
 // errHelp is returned by parseFlags after printing help: the command does nothing.
 var errHelp = errors.New("help printed")
-
-func joinLines(lines ...string) string { return strings.Join(lines, "\n") + "\n" }

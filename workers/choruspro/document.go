@@ -2,6 +2,7 @@ package choruspro
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -126,8 +127,10 @@ func ValidateDocument(name string, content []byte, kind DocumentKind) error {
 		return fail("the file is empty")
 	}
 	if len(content) > MaxDocumentSize {
-		e := fail(fmt.Sprintf("the file has %d bytes, more than %d", len(content), MaxDocumentSize)).(*DocumentError)
-		e.tooLarge = true
+		var e *DocumentError
+		if errors.As(fail(fmt.Sprintf("the file has %d bytes, more than %d", len(content), MaxDocumentSize)), &e) {
+			e.tooLarge = true
+		}
 		return e
 	}
 	if reason := checkMagic(ext, content); reason != "" {

@@ -74,7 +74,7 @@ func Start(cfg Config) (*Stack, error) {
 }
 
 func (s *Stack) serve(listen string, h http.Handler) (string, error) {
-	ln, err := net.Listen("tcp", listen)
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", listen)
 	if err != nil {
 		return "", err
 	}

@@ -136,5 +136,5 @@ func (h *intake) Answer(ctx context.Context, d *runtime.Delivery, end runtime.En
 }
 
 func failureOf(end runtime.End) *events.Failure {
-	return &events.Failure{Reason: end.Err.Error(), Deliveries: int(end.Deliveries), DeadLetter: end.DeadLetterSeq}
+	return &events.Failure{Reason: end.Err.Error(), Deliveries: int(min(end.Deliveries, 1<<31)), DeadLetter: end.DeadLetterSeq}
 }

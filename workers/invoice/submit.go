@@ -247,8 +247,7 @@ func (f *Flow) submitted(ctx context.Context, key string, r *record, rev uint64)
 	r.UnknownSince = time.Time{}
 	r.LastChangeAt = now
 	r.addStatus(events.InvoiceStatus{State: events.StateSubmitted, ChorusPro: r.chorusProRef()}, now)
-	rev, err := f.save(ctx, key, r, rev)
-	if err != nil {
+	if _, err := f.save(ctx, key, r, rev); err != nil {
 		return err
 	}
 	if err := f.flush(ctx, r); err != nil {

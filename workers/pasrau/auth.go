@@ -99,10 +99,10 @@ func (s *tokenSource) authenticate(ctx context.Context, call *authCall) {
 		call.err = err
 		var e *Error
 		if errors.As(err, &e) {
-			switch e.Kind {
-			case ErrBadCredentials, ErrForbidden:
+			switch {
+			case errors.Is(e.Kind, ErrBadCredentials), errors.Is(e.Kind, ErrForbidden):
 				s.refused = e
-			case ErrNotRegistered:
+			case errors.Is(e.Kind, ErrNotRegistered):
 				s.unregistered, s.unregisteredUntil = e, s.c.now().Add(NotRegisteredRetryAfter)
 			}
 		}
@@ -208,7 +208,7 @@ func (c *Client) business(ctx context.Context, op Op, build func(ctx context.Con
 			return ex, nil
 		}
 		e := c.statusError(op, ex)
-		if e.Kind == ErrNotRegistered || attempt == 2 {
+		if errors.Is(e.Kind, ErrNotRegistered) || attempt == 2 {
 			return nil, e
 		}
 		c.tokens.invalidate(gen)

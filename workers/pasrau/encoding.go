@@ -82,7 +82,7 @@ func ToLatin1(file []byte, enc Encoding) ([]byte, error) {
 		case r > 0xFF:
 			return nil, &EncodingError{Line: line, Column: col, Reason: fmt.Sprintf("character %q (U+%04X) is outside ISO-8859-1", r, r)}
 		}
-		out = append(out, byte(r))
+		out = append(out, byte(r)) //nolint:gosec // r <= 0xFF: checked just above
 		i += size
 		col++
 	}

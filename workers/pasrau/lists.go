@@ -2,6 +2,7 @@ package pasrau
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -113,7 +114,7 @@ func (c *Client) list(ctx context.Context, op Op, target string, page, perPageIn
 	}
 	if ex.status != http.StatusOK {
 		e := c.statusError(op, ex)
-		if e.Kind == ErrInvalidParameters || e.Kind == ErrRateLimited {
+		if errors.Is(e.Kind, ErrInvalidParameters) || errors.Is(e.Kind, ErrRateLimited) {
 			c.notePolling(ex)
 		}
 		return nil, e

@@ -231,7 +231,7 @@ func splitRubric(line []byte) (id, value []byte, reason string) {
 func (v *validator) order(n int, id []byte) {
 	block := int(id[1]-'0')*10 + int(id[2]-'0')
 	prev := v.block
-	ok := true
+	var ok bool
 	switch block {
 	case 10:
 		ok = prev == 0 || prev == 10

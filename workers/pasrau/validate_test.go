@@ -163,7 +163,7 @@ func TestValidateDefects(t *testing.T) {
 			t.Parallel()
 			_, problems := pasrau.Validate(tt.file, tt.enc)
 			got := summarize(problems)
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) && !(len(got) == 0 && len(tt.want) == 0) {
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) && (len(got) != 0 || len(tt.want) != 0) {
 				t.Errorf("problems:\n got %v\nwant %v\nfull report:\n%s", got, tt.want, report(problems))
 			}
 			for _, p := range problems {

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"math"
 	"strings"
 	"time"
 
@@ -41,8 +42,8 @@ func (w *Worker) startSpan(ctx context.Context, d *Delivery) (context.Context, t
 			attribute.String("messaging.operation.type", "process"),
 			attribute.String("messaging.destination.name", d.Subject),
 			attribute.String("messaging.consumer.group.name", d.Consumer),
-			attribute.Int64("messaging.nats.stream.sequence", int64(d.StreamSeq)),
-			attribute.Int64("messaging.nats.delivery_count", int64(d.Delivered)),
+			attribute.Int64("messaging.nats.stream.sequence", int64(min(d.StreamSeq, math.MaxInt64))),
+			attribute.Int64("messaging.nats.delivery_count", int64(min(d.Delivered, math.MaxInt64))),
 			attribute.Int("messaging.message.body.size", len(d.Data)),
 		))
 }

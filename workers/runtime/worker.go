@@ -200,8 +200,7 @@ func (w *Worker) keepAlive(d *Delivery) func() {
 	var t *time.Timer
 	var mu sync.Mutex
 	stopped := false
-	var tick func()
-	tick = func() {
+	tick := func() {
 		mu.Lock()
 		defer mu.Unlock()
 		if stopped {

@@ -142,7 +142,7 @@ func (s *Service) Run(ctx context.Context) error {
 		g.add("worker "+sp.consumer.Durable, w.Run)
 	}
 	if s.cfg.HTTPListen != "" {
-		ln, err := net.Listen("tcp", s.cfg.HTTPListen)
+		ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.HTTPListen)
 		if err != nil {
 			return fmt.Errorf("service: listen on %s: %w", s.cfg.HTTPListen, err)
 		}

@@ -143,7 +143,7 @@ func (c Config) withDefaults() Config {
 // validate checks a Config with its defaults applied.
 func (c Config) validate() error {
 	if c.Step < 0 {
-		return errors.New("Step must not be negative")
+		return errors.New("step must not be negative")
 	}
 	if c.TokenLifetime < time.Second {
 		return errors.New("TokenLifetime must be at least one second")

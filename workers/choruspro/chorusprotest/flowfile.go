@@ -109,7 +109,7 @@ func parseInvoiceXML(data []byte) (invoiceDoc, error) {
 			break
 		}
 		if err != nil {
-			return d, fmt.Errorf("XML mal formé : %v", err)
+			return d, fmt.Errorf("XML mal formé : %w", err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:

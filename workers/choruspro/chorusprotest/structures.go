@@ -155,7 +155,7 @@ func (e *Emulator) rechercherServices(c *callCtx) (int, any) {
 	services := []serviceOut{}
 	if ref.recipient != nil {
 		for _, s := range ref.recipient.Services {
-			services = append(services, serviceOut{s.IDService, s.CodeService, s.LibelleService, s.EstActif})
+			services = append(services, serviceOut(s))
 		}
 	}
 	start, end, pr := in.Parametres.page(len(services))
