@@ -359,3 +359,83 @@ func TestMalformedEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownOutcomesReconciled drops connections after Chorus Pro applied a
+// deposit, and answers 502/504 to some (which leave the outcome unknown: a gateway
+// does not say whether the backend applied it): passerelle looks each invoice up
+// before sending it again, so no invoice is deposited twice. A flow whose invoice
+// never appears cannot be proven absent (a rejected flow leaves no invoice either):
+// it ends unknown, for an operator, once the reconcile window is over.
+func TestUnknownOutcomesReconciled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("60 invoices through dropped connections")
+	}
+	t.Parallel()
+	h := newHarness(t, chorusprotest.Faults{Seed: 11, DropProbability: 0.3, GatewayErrorProbability: 0.2, Operations: []string{"soumettre", "deposerFlux", "deposerPDF"}})
+	h.cfg.Invoice.ReconcileWindow = 5 * time.Second
+	h.startService()
+	var ids, numbers []string
+	for i := range 60 {
+		number := fmt.Sprintf("T-UNK-%03d", i)
+		data := example(t, i%2, number)
+		if i%3 == 2 {
+			data = flowSubmit(number, chorusprotest.SeedSIRETNoRule, "120.00")
+		}
+		ids, numbers = append(ids, h.publish(data)), append(numbers, number)
+	}
+	h.waitFinal(3*time.Minute, ids...)
+	h.checkSequences(ids...)
+	log := h.stack.ChorusPro.Requests(0)
+	drops := 0
+	for _, r := range log {
+		if r.Fault == "drop" && r.Applied {
+			drops++
+		}
+	}
+	if drops == 0 {
+		t.Fatal("no deposit was dropped after being applied: the test proved nothing")
+	}
+	deposits := h.deposits()
+	unknown := 0
+	for i, id := range ids {
+		s, _ := h.final(id)
+		switch n := deposits[numbers[i]]; {
+		case n == 1 && s.State == "MISE_EN_PAIEMENT":
+		case n == 0 && s.State == events.StateUnknown && i%3 == 2:
+			unknown++
+			if s.Failure == nil || !strings.Contains(s.Failure.Reason, "check Chorus Pro") {
+				t.Errorf("%s unknown without telling the operator what to do: %+v", numbers[i], s.Failure)
+			}
+		default:
+			t.Errorf("%s deposited %d times and ended %s (history %v)", numbers[i], n, s.State, h.history(id))
+		}
+	}
+	t.Logf("%d applied deposits lost their answer and were found by a look-up instead of being sent again; %d flows refused by a gateway ended unknown", drops, unknown)
+}
+
+// TestOutageExhaustsDeliveries keeps Chorus Pro down: each submission is tried
+// MaxDeliveries times, then answered failed and dead-lettered with its reason.
+func TestOutageExhaustsDeliveries(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, chorusprotest.Faults{Outage: true})
+	h.cfg.Policy.MaxDeliveries = 3
+	h.cfg.Policy.BackoffBase = 100 * time.Millisecond
+	h.cfg.Invoice.Retry.Budget = 300 * time.Millisecond
+	h.startService()
+	id := h.publish(example(t, 0, "T-OUTAGE"))
+	h.waitFinal(time.Minute, id)
+	s, _ := h.final(id)
+	if s.State != events.StateFailed || s.Failure == nil || s.Failure.Deliveries != 3 || s.Failure.DeadLetter == 0 {
+		t.Fatalf("final %s %+v, want failed after 3 deliveries with its dead letter", s.State, s.Failure)
+	}
+	if !strings.Contains(s.Failure.Reason, "503") {
+		t.Errorf("failure reason %q does not say Chorus Pro answered 503", s.Failure.Reason)
+	}
+	dl := h.deadLetters()
+	if len(dl) != 1 || dl[0].Sequence != s.Failure.DeadLetter || dl[0].Header.Get(runtime.HeaderDeadKind) != "failed" {
+		t.Fatalf("dead letters %d, want the submit event at the sequence the status names", len(dl))
+	}
+	if n := h.deposits()["T-OUTAGE"]; n != 0 {
+		t.Errorf("deposited %d times during an outage", n)
+	}
+}
