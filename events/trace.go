@@ -6,6 +6,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // W3C trace-context names, used as NATS headers and as CloudEvents extensions
@@ -89,4 +90,37 @@ func InjectTrace(ctx context.Context, header nats.Header, e *event.Event) {
 	if e != nil {
 		p.Inject(ctx, extensionCarrier{e})
 	}
+}
+
+// TraceOf returns the W3C trace context of ctx as header values, to be stored with
+// work that continues the trace later (a submission followed for days).
+func TraceOf(ctx context.Context) (traceparent, tracestate string) {
+	c := propagation.MapCarrier{}
+	TraceContext().Inject(ctx, c)
+	return c[TraceParent], c[TraceState]
+}
+
+// WithTrace returns ctx carrying the stored trace context, unless ctx already
+// carries a valid span context or traceparent is empty.
+func WithTrace(ctx context.Context, traceparent, tracestate string) context.Context {
+	if traceparent == "" || trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx
+	}
+	c := propagation.MapCarrier{TraceParent: traceparent}
+	if tracestate != "" {
+		c[TraceState] = tracestate
+	}
+	return TraceContext().Extract(ctx, c)
+}
+
+// TraceHeader returns a NATS header carrying the stored trace context.
+func TraceHeader(traceparent, tracestate string) nats.Header {
+	h := nats.Header{}
+	if traceparent != "" {
+		h.Set(TraceParent, traceparent)
+		if tracestate != "" {
+			h.Set(TraceState, tracestate)
+		}
+	}
+	return h
 }

@@ -9,8 +9,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/workers/choruspro"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
@@ -46,13 +44,7 @@ func (f *Flow) scheduleFollowUp(ctx context.Context, key string, r *record, d du
 	if err != nil {
 		return err
 	}
-	h := nats.Header{}
-	if r.TraceParent != "" {
-		h.Set(events.TraceParent, r.TraceParent)
-		if r.TraceState != "" {
-			h.Set(events.TraceState, r.TraceState)
-		}
-	}
+	h := events.TraceHeader(r.TraceParent, r.TraceState)
 	if err := f.deps.Scheduler.At(ctx, followUpKind, key, f.now().Add(after), h, body); err != nil {
 		return runtime.Retry(err, 0)
 	}

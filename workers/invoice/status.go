@@ -2,11 +2,8 @@ package invoice
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
-
-	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
@@ -47,19 +44,11 @@ func (f *Flow) flush(ctx context.Context, r *record) error {
 	return nil
 }
 
-// save writes r over revision rev and returns the new revision. A stale revision
-// (another worker wrote the record meanwhile) is a retry: the message comes back and
-// starts again from the ledger.
+// save writes r over revision rev and returns the new revision (a Retry when
+// another worker wrote the record meanwhile).
 func (f *Flow) save(ctx context.Context, key string, r *record, rev uint64) (uint64, error) {
 	r.UpdatedAt = f.now().UTC()
-	nrev, err := f.deps.Ledger.Update(ctx, key, r, rev)
-	if errors.Is(err, runtime.ErrStale) {
-		return 0, runtime.Retry(fmt.Errorf("submission %s changed meanwhile: %w", key, err), 0)
-	}
-	if err != nil {
-		return 0, runtime.Retry(err, 0)
-	}
-	return nrev, nil
+	return f.deps.Ledger.Save(ctx, key, r, rev)
 }
 
 // commit writes r, publishes its pending events and clears them with a second
@@ -78,15 +67,5 @@ func (f *Flow) commit(ctx context.Context, key string, r *record, rev uint64) (u
 
 // traceContext returns ctx carrying the submission's trace context when ctx has none.
 func (r *record) traceContext(ctx context.Context) context.Context {
-	if r.TraceParent == "" {
-		return ctx
-	}
-	if sc := spanContext(ctx); sc {
-		return ctx
-	}
-	carrier := propagation.MapCarrier{events.TraceParent: r.TraceParent}
-	if r.TraceState != "" {
-		carrier[events.TraceState] = r.TraceState
-	}
-	return events.TraceContext().Extract(ctx, carrier)
+	return events.WithTrace(ctx, r.TraceParent, r.TraceState)
 }

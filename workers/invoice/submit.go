@@ -65,7 +65,7 @@ func (f *Flow) submit(ctx context.Context, s *submission) error {
 
 func (f *Flow) newRecord(ctx context.Context, s *submission) record {
 	now := f.now().UTC()
-	tp, ts := captureTrace(ctx)
+	tp, ts := events.TraceOf(ctx)
 	r := record{
 		SubmitID: s.id, Account: s.acct.Name, Number: s.sub.Invoice.Number, Mode: s.sub.Mode,
 		Hash: s.hash, Step: stepReceived, FlowSyntax: s.sub.FlowSyntax,

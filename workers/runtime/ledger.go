@@ -83,6 +83,17 @@ func (l *Ledger) Update(ctx context.Context, key string, v any, rev uint64) (uin
 	return nrev, nil
 }
 
+// Save is Update for a handler: a stale revision (another worker wrote the record
+// since it was read) or a failed write is a Retry, so that the message comes back
+// and starts again from what the ledger holds.
+func (l *Ledger) Save(ctx context.Context, key string, v any, rev uint64) (uint64, error) {
+	nrev, err := l.Update(ctx, key, v, rev)
+	if err != nil {
+		return 0, Retry(err, 0)
+	}
+	return nrev, nil
+}
+
 // Keys lists the keys whose name starts with prefix (a sequence of key tokens). It
 // reads the whole key space: for operators, not for the hot path.
 func (l *Ledger) Keys(ctx context.Context, prefix string) ([]string, error) {
