@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -60,4 +61,41 @@ func NewDocument(ctx context.Context, obs jetstream.ObjectStore, fileName, conte
 	}
 	d.Object = &ObjectRef{Bucket: DocumentsBucket, Name: name, Size: int64(len(content)), SHA256: digest}
 	return d, nil
+}
+
+// ObjectError is a reference that does not match what the Object Store holds:
+// Field names the reference's field at fault (bucket, name, size or sha256).
+type ObjectError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ObjectError) Error() string { return e.Reason }
+
+// ReadObject fetches the object ref names from obs (the DocumentsBucket store) and
+// checks it: the bucket, a size of at most maxSize bytes, and the size and SHA-256
+// the reference announces. A reference that does not match is an *ObjectError;
+// other errors are the Object Store's (transient).
+func ReadObject(ctx context.Context, obs jetstream.ObjectStore, ref *ObjectRef, maxSize int64) ([]byte, error) {
+	if ref.Bucket != DocumentsBucket {
+		return nil, &ObjectError{Field: "bucket", Reason: fmt.Sprintf("bucket %q is not passerelle's document bucket %q", ref.Bucket, DocumentsBucket)}
+	}
+	if ref.Size > maxSize {
+		return nil, &ObjectError{Field: "size", Reason: fmt.Sprintf("the object has %d bytes, more than the %d allowed", ref.Size, maxSize)}
+	}
+	b, err := obs.GetBytes(ctx, ref.Name)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, &ObjectError{Field: "name", Reason: fmt.Sprintf("object %q is not in bucket %q", ref.Name, ref.Bucket)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("events: read object %q: %w", ref.Name, err)
+	}
+	if int64(len(b)) != ref.Size {
+		return nil, &ObjectError{Field: "size", Reason: fmt.Sprintf("object %q has %d bytes, the reference says %d", ref.Name, len(b), ref.Size)}
+	}
+	sum := sha256.Sum256(b)
+	if got := hex.EncodeToString(sum[:]); got != ref.SHA256 {
+		return nil, &ObjectError{Field: "sha256", Reason: fmt.Sprintf("object %q has SHA-256 %s, the reference says %s", ref.Name, got, ref.SHA256)}
+	}
+	return b, nil
 }

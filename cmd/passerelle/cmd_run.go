@@ -10,6 +10,7 @@ import (
 
 	"github.com/passerelle-dev/passerelle/workers/accounts"
 	"github.com/passerelle-dev/passerelle/workers/choruspro"
+	"github.com/passerelle-dev/passerelle/workers/pasrau"
 	"github.com/passerelle-dev/passerelle/workers/service"
 	"github.com/passerelle-dev/passerelle/workers/telemetry"
 )
@@ -73,6 +74,7 @@ func accountOptions(e env, tel *telemetry.Telemetry, userAgent string) accounts.
 		Getenv:    e.getenv,
 		UserAgent: userAgent,
 		ChorusPro: []choruspro.Option{choruspro.WithTransportWrapper(wrap)},
+		PASRAU:    []pasrau.Option{pasrau.WithTransportWrapper(wrap)},
 	}
 }
 

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -75,9 +77,40 @@ func ciiInvoice(number, buyerSIRET string) []byte {
 `, number, buyerSIRET)
 }
 
+// guideSample is the sample declaration of the PASRAU implementation guide (3.2.1),
+// as printed: its stray quote on S21.G00.20.007 (line 48) makes it invalid.
+//
+//go:embed demo/guide-sample.txt
+var guideSample string
+
+// demoDeclarations returns sample declaration.submit data: the schema's example
+// (valid: deposited, then its returns arrive), the guide's sample (invalid: never
+// deposited) and a valid file that the PASRAU emulator rejects with an avis de
+// rejet (its contact name carries the emulator's ARE-KO trigger). The month's year
+// moves with the clock so that each run is a new declaration.
+func demoDeclarations(now time.Time) ([]events.DeclarationSubmit, error) {
+	examples, err := schemas.Examples(events.TypeDeclarationSubmit)
+	if err != nil || len(examples) == 0 {
+		return nil, fmt.Errorf("demo: the declaration.submit schema has no example (%v)", err)
+	}
+	var valid events.DeclarationSubmit
+	if err := json.Unmarshal(examples[0], &valid); err != nil {
+		return nil, err
+	}
+	year := 2001 + now.Unix()/60%90
+	valid.File.Text = strings.Replace(valid.File.Text, "S20.G00.05.005,'01112026'", fmt.Sprintf("S20.G00.05.005,'0111%d'", year), 1)
+	rejected := valid
+	rejected.File.FileName = "pasrau-are-ko.txt"
+	rejected.File.Text = strings.Replace(valid.File.Text, "S10.G00.02.002,'Test PASRAU'", "S10.G00.02.002,'Test PASRAU ARE-KO'", 1)
+	rejected.File.Text = strings.Replace(rejected.File.Text, "S20.G00.05.003,'1'", "S20.G00.05.003,'2'", 1)
+	invalid := events.DeclarationSubmit{Account: valid.Account, File: events.DeclarationFile{FileName: "guide-sample.txt", Encoding: events.EncodingUTF8, Text: guideSample}}
+	return []events.DeclarationSubmit{valid, invalid, rejected}, nil
+}
+
 // publishDemo publishes the sample submissions.
 func publishDemo(ctx context.Context, js jetstream.JetStream, e env) error {
-	prefix := "D" + time.Now().UTC().Format("060102150405")
+	now := time.Now()
+	prefix := "D" + now.UTC().Format("060102150405")
 	invoices, err := demoInvoices(prefix)
 	if err != nil {
 		return err
@@ -92,6 +125,20 @@ func publishDemo(ctx context.Context, js jetstream.JetStream, e env) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "published invoice.submit %s (%s, %s)\n", ev.ID(), inv.Mode, inv.Invoice.Number)
+	}
+	decls, err := demoDeclarations(now)
+	if err != nil {
+		return err
+	}
+	for _, d := range decls {
+		ev, err := events.NewDeclarationSubmit("", d)
+		if err != nil {
+			return err
+		}
+		if _, err := pub.Publish(ctx, events.TypeDeclarationSubmit, ev); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "published declaration.submit %s (%s)\n", ev.ID(), d.File.FileName)
 	}
 	return nil
 }

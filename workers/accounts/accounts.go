@@ -14,10 +14,13 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/workers/choruspro"
+	"github.com/passerelle-dev/passerelle/workers/declaration"
 	"github.com/passerelle-dev/passerelle/workers/invoice"
+	"github.com/passerelle-dev/passerelle/workers/pasrau"
 )
 
 // File is the accounts file.
@@ -29,6 +32,37 @@ type File struct {
 // submit invoices, or only declarations.
 type Account struct {
 	ChorusPro *ChorusPro `json:"choruspro,omitempty"`
+	PASRAU    *PASRAU    `json:"pasrau,omitempty"`
+}
+
+// PASRAU is an account's PASRAU settings: the declarant's net-entreprises
+// credentials and the platform.
+type PASRAU struct {
+	// Environment is "test" (the EDITEUR platform, service code 80) or
+	// "production" (service code 30); it sets the URLs and the service code.
+	Environment string `json:"environment"`
+	// SIRET, Nom, Prenom and Password are the declarant's net-entreprises login.
+	SIRET    string `json:"siret"`
+	Nom      string `json:"nom"`
+	Prenom   string `json:"prenom"`
+	Password Secret `json:"password"`
+	// Service overrides the environment's service code.
+	Service string `json:"service,omitempty"`
+	// AuthURL, DepositURL, ListFluxURL, ListDeclarantURL and DownloadHosts
+	// override the environment's addresses.
+	AuthURL          string   `json:"authUrl,omitempty"`
+	DepositURL       string   `json:"depositUrl,omitempty"`
+	ListFluxURL      string   `json:"listFluxUrl,omitempty"`
+	ListDeclarantURL string   `json:"listDeclarantUrl,omitempty"`
+	DownloadHosts    []string `json:"downloadHosts,omitempty"`
+	// PlainHTTPDownloadHosts lets downloads from these hosts use http: for
+	// emulators only.
+	PlainHTTPDownloadHosts []string `json:"plainHttpDownloadHosts,omitempty"`
+	// ExtraCAFile holds PEM certificates to trust besides the system's (Certigna's
+	// "servicesca" chain when the system does not have it).
+	ExtraCAFile string `json:"extraCaFile,omitempty"`
+	// Location is the time zone of PASRAU's zone-less times (default Europe/Paris).
+	Location string `json:"location,omitempty"`
 }
 
 // ChorusPro is an account's Chorus Pro settings.
@@ -137,13 +171,17 @@ func Load(path string) (*File, error) {
 // Registry holds the clients of every configured account.
 type Registry struct {
 	chorusPro map[string]*invoice.Account
+	pasrau    map[string]*declaration.Account
 }
 
 // Options are passed to the clients built by Build.
 type Options struct {
 	Getenv    func(string) string
 	ChorusPro []choruspro.Option
+	PASRAU    []pasrau.Option
 	UserAgent string
+	// PASRAUSoftware names the software in PASRAU's User-Agent header.
+	PASRAUSoftware pasrau.UserAgent
 }
 
 // Build resolves the secrets of every account and builds its clients. It returns an
@@ -153,7 +191,7 @@ func Build(f *File, opts Options) (*Registry, error) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	r := &Registry{chorusPro: map[string]*invoice.Account{}}
+	r := &Registry{chorusPro: map[string]*invoice.Account{}, pasrau: map[string]*declaration.Account{}}
 	for _, name := range sortedNames(f.Accounts) {
 		a := f.Accounts[name]
 		if a.ChorusPro != nil {
@@ -162,6 +200,13 @@ func Build(f *File, opts Options) (*Registry, error) {
 				return nil, fmt.Errorf("account %s: choruspro: %w", name, err)
 			}
 			r.chorusPro[name] = acct
+		}
+		if a.PASRAU != nil {
+			acct, err := buildPASRAU(name, a.PASRAU, getenv, opts)
+			if err != nil {
+				return nil, fmt.Errorf("account %s: pasrau: %w", name, err)
+			}
+			r.pasrau[name] = acct
 		}
 	}
 	return r, nil
@@ -231,13 +276,54 @@ func resolve(field string, s Secret, getenv func(string) string) (string, error)
 	return v, nil
 }
 
-func sortedNames(m map[string]Account) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
+func sortedNames(m map[string]Account) []string { return sortedKeys(m) }
+
+func buildPASRAU(name string, p *PASRAU, getenv func(string) string, opts Options) (*declaration.Account, error) {
+	var ep pasrau.Endpoints
+	switch p.Environment {
+	case "test":
+		ep = pasrau.EditeurEndpoints()
+	case "production":
+		ep = pasrau.ProductionEndpoints()
+	default:
+		if p.AuthURL == "" || p.DepositURL == "" || p.ListFluxURL == "" || p.ListDeclarantURL == "" || len(p.DownloadHosts) == 0 || p.Service == "" {
+			return nil, fmt.Errorf("environment %q is not test or production (or give every URL, downloadHosts and service)", p.Environment)
+		}
 	}
-	sort.Strings(names)
-	return names
+	override := func(v *string, with string) {
+		if with != "" {
+			*v = with
+		}
+	}
+	override(&ep.AuthURL, p.AuthURL)
+	override(&ep.DepositURL, p.DepositURL)
+	override(&ep.ListFluxURL, p.ListFluxURL)
+	override(&ep.ListDeclarantURL, p.ListDeclarantURL)
+	override(&ep.Service, p.Service)
+	if len(p.DownloadHosts) > 0 {
+		ep.AllowedDownloadHosts = p.DownloadHosts
+	}
+	ep.PlainHTTPDownloadHosts = p.PlainHTTPDownloadHosts
+	password, err := resolve("password", p.Password, getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg := pasrau.Config{Endpoints: ep, SIRET: p.SIRET, Nom: p.Nom, Prenom: p.Prenom, MotDePasse: pasrau.Secret(password), UserAgent: opts.PASRAUSoftware}
+	if p.ExtraCAFile != "" {
+		if cfg.ExtraCAPEM, err = os.ReadFile(p.ExtraCAFile); err != nil {
+			return nil, fmt.Errorf("extraCaFile: %w", err)
+		}
+	}
+	if p.Location != "" {
+		if cfg.Location, err = time.LoadLocation(p.Location); err != nil {
+			return nil, fmt.Errorf("location: %w", err)
+		}
+	}
+	client, err := pasrau.New(cfg, opts.PASRAU...)
+	if err != nil {
+		return nil, err
+	}
+	return &declaration.Account{Name: name, SIRET: p.SIRET, Client: client}, nil
 }
 
 // ChorusPro returns the Chorus Pro account name, if configured.
@@ -246,13 +332,36 @@ func (r *Registry) ChorusPro(name string) (*invoice.Account, bool) {
 	return a, ok
 }
 
-// Names lists the configured accounts of each administration.
-func (r *Registry) Names() (chorusPro []string) {
-	for n := range r.chorusPro {
-		chorusPro = append(chorusPro, n)
+// PASRAU returns the PASRAU account name, if configured.
+func (r *Registry) PASRAU(name string) (*declaration.Account, bool) {
+	a, ok := r.pasrau[name]
+	return a, ok
+}
+
+// PASRAUAccounts lists the configured PASRAU accounts, sorted by name.
+func (r *Registry) PASRAUAccounts() []*declaration.Account {
+	out := make([]*declaration.Account, 0, len(r.pasrau))
+	for _, n := range sortedKeys(r.pasrau) {
+		out = append(out, r.pasrau[n])
 	}
-	sort.Strings(chorusPro)
-	return chorusPro
+	return out
+}
+
+// AddPASRAU registers an account built elsewhere (dev mode, tests).
+func (r *Registry) AddPASRAU(a *declaration.Account) {
+	if r.pasrau == nil {
+		r.pasrau = map[string]*declaration.Account{}
+	}
+	r.pasrau[a.Name] = a
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // AddChorusPro registers an account built elsewhere (dev mode, tests).

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -16,8 +17,11 @@ import (
 	"github.com/passerelle-dev/passerelle/workers/accounts"
 	"github.com/passerelle-dev/passerelle/workers/choruspro"
 	"github.com/passerelle-dev/passerelle/workers/choruspro/chorusprotest"
+	"github.com/passerelle-dev/passerelle/workers/declaration"
 	"github.com/passerelle-dev/passerelle/workers/embedded"
 	"github.com/passerelle-dev/passerelle/workers/invoice"
+	"github.com/passerelle-dev/passerelle/workers/pasrau"
+	"github.com/passerelle-dev/passerelle/workers/pasrau/pasrautest"
 	"github.com/passerelle-dev/passerelle/workers/service"
 )
 
@@ -31,10 +35,14 @@ type Config struct {
 	// NATSListen, ChorusProListen are host:port (port 0: any free port).
 	NATSListen      string
 	ChorusProListen string
+	PASRAUListen    string
 	// Step is the emulators' lifecycle step.
 	Step time.Duration
 	// ChorusProFaults are injected by the Chorus Pro emulator from the start.
 	ChorusProFaults chorusprotest.Faults
+	// PASRAU configures the PASRAU emulator beyond Step (faults, polling
+	// constraints...); its Step is Config.Step when zero.
+	PASRAU pasrautest.Config
 }
 
 // Stack is a running NATS server and emulators.
@@ -42,6 +50,8 @@ type Stack struct {
 	NATS         *embedded.Server
 	ChorusPro    *chorusprotest.Emulator
 	ChorusProURL string
+	PASRAU       *pasrautest.Emulator
+	PASRAUURL    string
 
 	servers []*http.Server
 }
@@ -53,6 +63,12 @@ func Start(cfg Config) (*Stack, error) {
 	}
 	if cfg.ChorusProListen == "" {
 		cfg.ChorusProListen = "127.0.0.1:0"
+	}
+	if cfg.PASRAUListen == "" {
+		cfg.PASRAUListen = "127.0.0.1:0"
+	}
+	if cfg.PASRAU.Step == 0 {
+		cfg.PASRAU.Step = cfg.Step
 	}
 	ns, err := embedded.Start(embedded.Config{Listen: cfg.NATSListen, StoreDir: cfg.StoreDir, SyncAlways: true, Name: "passerelle-dev"})
 	if err != nil {
@@ -70,6 +86,16 @@ func Start(cfg Config) (*Stack, error) {
 		return nil, fmt.Errorf("devstack: Chorus Pro emulator: %w", err)
 	}
 	s.ChorusProURL = "http://" + addr
+	s.PASRAU, err = pasrautest.New(cfg.PASRAU)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("devstack: PASRAU emulator: %w", err)
+	}
+	if addr, err = s.serve(cfg.PASRAUListen, s.PASRAU); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("devstack: PASRAU emulator: %w", err)
+	}
+	s.PASRAUURL = "http://" + addr
 	return s, nil
 }
 
@@ -106,18 +132,33 @@ func (s *Stack) Connect(name string) (*nats.Conn, error) {
 }
 
 // Accounts returns the demo account wired to the emulators.
-func (s *Stack) Accounts(opts ...choruspro.Option) (*accounts.Registry, error) {
+func (s *Stack) Accounts(cpOpts []choruspro.Option, prOpts []pasrau.Option) (*accounts.Registry, error) {
 	client, err := choruspro.New(choruspro.Config{
 		BaseURL: s.ChorusProURL + "/cpro", Auth: choruspro.AuthPISTE, TokenURL: s.ChorusProURL + "/api/oauth/token",
 		ClientID: chorusprotest.SeedClientID, ClientSecret: chorusprotest.SeedClientSecret,
 		Login: chorusprotest.SeedLogin, Password: chorusprotest.SeedPassword, AllowHTTP: true,
 		Timeout: 10 * time.Second,
-	}, opts...)
+	}, cpOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("devstack: Chorus Pro client: %w", err)
 	}
 	reg := &accounts.Registry{}
 	reg.AddChorusPro(&invoice.Account{Name: DemoAccount, SupplierID: chorusprotest.SeedIDFournisseur, UserID: chorusprotest.SeedIDUtilisateurCourant, Client: client})
+	host := strings.TrimPrefix(s.PASRAUURL, "http://")
+	demo := pasrautest.DemoDeclarant()
+	pr, err := pasrau.New(pasrau.Config{
+		Endpoints: pasrau.Endpoints{
+			AuthURL: s.PASRAUURL + "/authentifier/1.0/", DepositURL: s.PASRAUURL + "/deposer-pasrau/1.0/",
+			ListFluxURL: s.PASRAUURL + "/lister-retours-flux/1.0/", ListDeclarantURL: s.PASRAUURL + "/lister-retours-declarant/1.0/",
+			AllowedDownloadHosts: []string{host}, PlainHTTPDownloadHosts: []string{host}, Service: pasrau.ServiceTest,
+		},
+		SIRET: demo.SIRET, Nom: demo.Nom, Prenom: demo.Prenom, MotDePasse: pasrau.Secret(demo.MotDePasse),
+		UserAgent: pasrau.UserAgent{Software: "passerelle", Version: "dev", Editor: "passerelle"}, AttemptTimeout: 10 * time.Second,
+	}, prOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: PASRAU client: %w", err)
+	}
+	reg.AddPASRAU(&declaration.Account{Name: DemoAccount, SIRET: demo.SIRET, Client: pr})
 	return reg, nil
 }
 
@@ -139,5 +180,12 @@ func ServiceConfig(httpListen string) service.Config {
 	c.Invoice.InvoicePollMin = time.Second
 	c.Invoice.InvoicePollMax = 2 * time.Second
 	c.Invoice.ReconcileWindow = time.Minute
+	c.Declaration.Retry.Budget = 10 * time.Second
+	c.Declaration.AuthRetryDelay = 10 * time.Second
+	c.Declaration.FluxPoll = time.Second
+	c.Declaration.AccountPoll = 2 * time.Second
+	c.Declaration.PollLag = 0
+	c.Declaration.PollLookback = 10 * time.Minute
+	c.Declaration.ReconcileWindow = time.Minute
 	return c
 }

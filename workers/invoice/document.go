@@ -7,9 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/workers/choruspro"
@@ -28,26 +25,13 @@ func (f *Flow) readDocument(ctx context.Context, sub *events.InvoiceSubmit) ([]b
 	var content []byte
 	switch {
 	case doc.Object != nil:
-		ref := doc.Object
-		if ref.Bucket != runtime.BucketDocuments {
-			return nil, "", runtime.Invalid(problem("/document/object/bucket", fmt.Sprintf("bucket %q is not passerelle's document bucket %q", ref.Bucket, runtime.BucketDocuments)))
-		}
-		if ref.Size > f.cfg.MaxDocumentSize {
-			return nil, "", runtime.Invalid(problem("/document/object/size", fmt.Sprintf("the document has %d bytes, more than the %d allowed", ref.Size, f.cfg.MaxDocumentSize)))
-		}
-		b, err := f.deps.Documents.GetBytes(ctx, ref.Name)
-		if errors.Is(err, jetstream.ErrObjectNotFound) {
-			return nil, "", runtime.Invalid(problem("/document/object/name", fmt.Sprintf("object %q is not in bucket %q", ref.Name, ref.Bucket)))
+		b, err := events.ReadObject(ctx, f.deps.Documents, doc.Object, f.cfg.MaxDocumentSize)
+		var oe *events.ObjectError
+		if errors.As(err, &oe) {
+			return nil, "", runtime.Invalid(problem("/document/object/"+oe.Field, oe.Reason))
 		}
 		if err != nil {
-			return nil, "", runtime.Retry(fmt.Errorf("read document %q: %w", ref.Name, err), 0)
-		}
-		if int64(len(b)) != ref.Size {
-			return nil, "", runtime.Invalid(problem("/document/object/size", fmt.Sprintf("object %q has %d bytes, the event says %d", ref.Name, len(b), ref.Size)))
-		}
-		sum := sha256.Sum256(b)
-		if got := hex.EncodeToString(sum[:]); got != ref.SHA256 {
-			return nil, "", runtime.Invalid(problem("/document/object/sha256", fmt.Sprintf("object %q has SHA-256 %s, the event says %s", ref.Name, got, ref.SHA256)))
+			return nil, "", runtime.Retry(err, 0)
 		}
 		content = b
 	default:

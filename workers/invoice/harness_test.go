@@ -114,7 +114,7 @@ func (h *harness) startService() (stop func()) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	reg, err := h.stack.Accounts()
+	reg, err := h.stack.Accounts(nil, nil)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,6 +50,25 @@ func (s *Scheduler) At(ctx context.Context, kind, key string, at time.Time, head
 		return fmt.Errorf("runtime: schedule %s %s at %s: %w", kind, key, at.Format(time.RFC3339), err)
 	}
 	return nil
+}
+
+// Planned reports whether a follow-up of kind for key is planned or due (delivered
+// and not yet acknowledged), so that a replica starting up does not plan a second one.
+func (s *Scheduler) Planned(ctx context.Context, kind, key string) (bool, error) {
+	st, err := s.js.Stream(ctx, StreamFollowUps)
+	if err != nil {
+		return false, fmt.Errorf("runtime: follow-up stream: %w", err)
+	}
+	for _, subject := range []string{followUpSchedPrefix + kind + "." + key, followUpDuePrefix + kind + "." + key} {
+		_, err := st.GetLastMsgForSubject(ctx, subject)
+		switch {
+		case err == nil:
+			return true, nil
+		case !errors.Is(err, jetstream.ErrMsgNotFound):
+			return false, fmt.Errorf("runtime: look for %s: %w", subject, err)
+		}
+	}
+	return false, nil
 }
 
 // DueKey returns the key of a due follow-up from its subject, for a consumer of kind.

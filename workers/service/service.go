@@ -17,6 +17,7 @@ import (
 
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/schemas"
+	"github.com/passerelle-dev/passerelle/workers/declaration"
 	"github.com/passerelle-dev/passerelle/workers/invoice"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
 	"github.com/passerelle-dev/passerelle/workers/telemetry"
@@ -39,8 +40,9 @@ type Config struct {
 	// FollowUpPolicy is the redelivery schedule of the follow-up consumers.
 	FollowUpPolicy runtime.Policy
 	// Grace is how long a stopping replica lets in-flight work finish.
-	Grace   time.Duration
-	Invoice invoice.Config
+	Grace       time.Duration
+	Invoice     invoice.Config
+	Declaration declaration.Config
 	// HTTPListen is the address of /healthz, /readyz and /metrics ("" serves nothing).
 	HTTPListen string
 }
@@ -57,14 +59,21 @@ func DefaultConfig() Config {
 		FollowUpPolicy:      runtime.Policy{MaxDeliveries: 0, BackoffBase: 30 * time.Second, BackoffMax: time.Hour},
 		Grace:               30 * time.Second,
 		Invoice:             invoice.DefaultConfig(),
+		Declaration:         declaration.DefaultConfig(),
 		HTTPListen:          ":8080",
 	}
+}
+
+// Accounts finds the configured accounts of both flows.
+type Accounts interface {
+	invoice.Accounts
+	declaration.Accounts
 }
 
 // Deps are what the service runs with.
 type Deps struct {
 	NATS      *nats.Conn
-	Accounts  invoice.Accounts
+	Accounts  Accounts
 	Telemetry *telemetry.Telemetry
 }
 
@@ -113,6 +122,17 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	followUps, err := js.Stream(ctx, runtime.StreamFollowUps)
+	if err != nil {
+		return fmt.Errorf("service: %w", err)
+	}
+	decl, err := declaration.New(s.cfg.Declaration, declaration.Deps{
+		Accounts: s.deps.Accounts, Publisher: pub, Ledger: runtime.NewLedger(assets.Ledger),
+		Scheduler: runtime.NewScheduler(js), Documents: assets.Documents, Schemas: validator, Logger: s.log, FollowUps: followUps,
+	})
+	if err != nil {
+		return err
+	}
 
 	var g group
 	specs := []struct {
@@ -123,6 +143,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}{
 		{runtime.ConsumerSpec{Stream: runtime.StreamInvoices, Durable: "invoice-submit", Filter: events.TypeInvoiceSubmit}, flow.Intake(), s.cfg.Concurrency, s.cfg.Policy},
 		{runtime.ConsumerSpec{Stream: runtime.StreamFollowUps, Durable: "invoice-followup", Filter: invoice.FollowUpSubjects()}, flow.FollowUp(), s.cfg.FollowUpConcurrency, s.cfg.FollowUpPolicy},
+		{runtime.ConsumerSpec{Stream: runtime.StreamDeclarations, Durable: "declaration-submit", Filter: events.TypeDeclarationSubmit}, decl.Intake(), s.cfg.Concurrency, s.cfg.Policy},
+		{runtime.ConsumerSpec{Stream: runtime.StreamFollowUps, Durable: "declaration-followup", Filter: declaration.FollowUpSubjects()}, decl.FollowUp(), s.cfg.FollowUpConcurrency, s.cfg.FollowUpPolicy},
+		{runtime.ConsumerSpec{Stream: runtime.StreamFollowUps, Durable: "pasrau-poll", Filter: declaration.PollSubjects()}, decl.Poller(), s.cfg.FollowUpConcurrency, s.cfg.FollowUpPolicy},
 	}
 	s.health = newHealth(s.deps.NATS, js)
 	meter := tel.MeterProvider.Meter("github.com/passerelle-dev/passerelle/workers/runtime")
@@ -140,6 +163,9 @@ func (s *Service) Run(ctx context.Context) error {
 			return err
 		}
 		g.add("worker "+sp.consumer.Durable, w.Run)
+	}
+	if err := decl.EnsurePolls(ctx); err != nil {
+		return err
 	}
 	if s.cfg.HTTPListen != "" {
 		ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.HTTPListen)

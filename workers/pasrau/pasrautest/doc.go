@@ -43,6 +43,7 @@
 //     problem (code EMU-<problem code>, numero_ligne, rubric); the flux stops;
 //   - markers in the contact name S10.G00.02.002 (case-insensitive, several
 //     allowed, e.g. 'Test BIS-ANO OVERWRITE'):
+//     ARE-KO (the deposit is answered 422 with a rejection notice),
 //     BAN-KO and BAN-ANO (nature 11), BIS-ANO (20 ANO with a document),
 //     CRM93-KO (93 KO), CRM94-ANO and CRM94-KO (94), ACOSS66-KO, ACOSS68-ANO
 //     and ACOSS68-KO (66, 68), OVERWRITE (94 is overwritten one Step after it

@@ -127,6 +127,10 @@ func (e *Emulator) render(f *flux, v *version) ([]byte, error) {
 				doc.Envoi.Anomalies = append(doc.Envoi.Anomalies, problemAnomaly(p, "B1-105-15"))
 			}
 		}
+		if len(doc.Envoi.Anomalies) == 0 && f.facts.has(TriggerAREKO) {
+			doc.Envoi.Anomalies = append(doc.Envoi.Anomalies, xAnomalie{Code: "B1-105-15", Categorie: "bloquant",
+				Message: "Le format du fichier depot_mtom n'est pas reconnu. (rejet simulé, déclencheur " + TriggerAREKO + ")"})
+		}
 	case docCCO, docBAN:
 		typ := pasrau.ReportBAN
 		if v.doc == docCCO {

@@ -149,6 +149,10 @@ const (
 	TriggerACOSS68KO = "ACOSS68-KO"
 	TriggerACOSS68AN = "ACOSS68-ANO"
 	TriggerOverwrite = "OVERWRITE"
+	// TriggerAREKO rejects the deposit at once (422 and a rejection notice),
+	// although the file's form is right: the rejection PASRAU's own controls
+	// would give a file passerelle's checks cannot catch.
+	TriggerAREKO = "ARE-KO"
 )
 
 // has reports whether the contact name carries a trigger.
@@ -212,6 +216,9 @@ func (e *Emulator) newFlux(acc *account, file []byte, now time.Time) *flux {
 			f.rejected = true
 			break
 		}
+	}
+	if f.facts.has(TriggerAREKO) {
+		f.rejected = true
 	}
 	e.schedule(f)
 	e.flux[f.id] = f

@@ -1,0 +1,158 @@
+package declaration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/passerelle-dev/passerelle/events"
+	"github.com/passerelle-dev/passerelle/workers/pasrau"
+	"github.com/passerelle-dev/passerelle/workers/runtime"
+)
+
+// seenReturn is what passerelle last published of a return: its version and what
+// identifies that version.
+type seenReturn struct {
+	Version     int                   `json:"version"`
+	Fingerprint string                `json:"fingerprint"`
+	Statut      string                `json:"statut"`
+	Summary     *events.ReturnSummary `json:"summary,omitempty"`
+}
+
+// returnKey is the ledger key of a return: account, flux and the return's key
+// within its flux (nature, and OPS when there is one).
+func returnKey(account, idflux string, ret pasrau.Return) string {
+	return runtime.Key("return", account, idflux, ret.Key())
+}
+
+// fingerprint identifies a version of a return: PASRAU may overwrite a return's
+// statut, dates and url (guide 5.1).
+func fingerprint(ret pasrau.Return) string {
+	return strings.Join([]string{string(ret.Statut), ret.Publication.UTC().Format(time.RFC3339), ret.Production.UTC().Format(time.RFC3339), ret.URL, ret.ID}, "|")
+}
+
+// emitReturn publishes a return of a flux once per version: a return already
+// published in this version is not published again. It returns what passerelle
+// knows of the return's current version.
+func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret pasrau.Return) (*seenReturn, error) {
+	key := returnKey(acct.Name, idflux, ret)
+	fp := fingerprint(ret)
+	var seen seenReturn
+	rev, err := f.deps.Ledger.Get(ctx, key, &seen)
+	switch {
+	case err == nil && seen.Fingerprint == fp:
+		return &seen, nil
+	case err != nil && !errors.Is(err, runtime.ErrNotFound):
+		return nil, runtime.Retry(err, 0)
+	}
+	data := events.DeclarationReturn{
+		Account: acct.Name, IDFlux: idflux, Nature: ret.Nature, NatureLabel: events.NatureLabel(ret.Nature), OPS: ret.OPS,
+		Statut: string(ret.Statut), ReturnID: ret.ID, Version: seen.Version + 1,
+	}
+	if !ret.Publication.IsZero() {
+		data.Publication = ret.Publication.Format(time.RFC3339)
+	}
+	if !ret.Production.IsZero() {
+		data.Production = ret.Production.Format(time.RFC3339)
+	}
+	sub, err := f.submissionOf(ctx, idflux)
+	if err != nil {
+		return nil, err
+	}
+	if sub != nil {
+		id := sub.Identity
+		data.SubmitID, data.Declaration = sub.SubmitID, &id
+		ctx = sub.traceContext(ctx)
+	}
+	if ret.URL != "" {
+		if err := f.attachDocument(ctx, acct, ret, &data); err != nil {
+			return nil, err
+		}
+	}
+	subject, err := events.Subject(events.TypeDeclarationReturn, acct.Name)
+	if err != nil {
+		return nil, err
+	}
+	e, err := events.New(events.TypeDeclarationReturn, events.DerivedID(events.TypeDeclarationReturn, acct.Name, idflux, ret.Key(), fp), idflux, data)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.deps.Publisher.Publish(ctx, subject, e); err != nil {
+		return nil, runtime.Retry(fmt.Errorf("publish return %s of flux %s: %w", ret.Key(), idflux, err), 0)
+	}
+	next := seenReturn{Version: data.Version, Fingerprint: fp, Statut: data.Statut, Summary: data.Summary}
+	if rev == 0 {
+		_, err = f.deps.Ledger.Create(ctx, key, next)
+	} else {
+		_, err = f.deps.Ledger.Update(ctx, key, next, rev)
+	}
+	if err != nil && !errors.Is(err, runtime.ErrExists) && !errors.Is(err, runtime.ErrStale) {
+		// Published but not recorded: a later listing publishes it again with the
+		// same id, which the stream deduplicates within its window.
+		return nil, runtime.Retry(err, 0)
+	}
+	return &next, nil
+}
+
+// attachDocument downloads a return's document, summarises it and attaches it to
+// the event, inline when small, else through the Object Store. A purged document
+// is said so, not an error.
+func (f *Flow) attachDocument(ctx context.Context, acct *Account, ret pasrau.Return, data *events.DeclarationReturn) error {
+	var doc *pasrau.Document
+	err := f.call(ctx, acct.Name, true, func(ctx context.Context) error {
+		var err error
+		doc, err = acct.Client.Download(ctx, ret.URL)
+		return err
+	})
+	switch {
+	case errors.Is(err, pasrau.ErrPurged):
+		data.DocumentUnavailable = "PASRAU no longer has this document: purged (documents are kept 3 months) or replaced by a newer version of the return"
+		return nil
+	case errors.Is(err, pasrau.ErrHostNotAllowed), errors.Is(err, pasrau.ErrInvalidURL):
+		data.DocumentUnavailable = "not downloaded: " + err.Error()
+		return nil
+	case err != nil:
+		return f.deferral(err)
+	}
+	rep, perr := pasrau.ParseReport(doc.Body, nil)
+	if perr != nil {
+		f.log.WarnContext(ctx, "return document unreadable; publishing it without summary", "flux", data.IDFlux, "nature", ret.Nature, "err", perr)
+	}
+	data.Summary = summaryOf(rep)
+	name := fmt.Sprintf("%s-%s-v%d.xml", data.IDFlux, strings.ReplaceAll(ret.Key(), "/", "-"), data.Version)
+	ct := doc.ContentType
+	if ct == "" {
+		ct = "application/xml"
+	}
+	d, err := events.NewDocument(ctx, f.deps.Documents, name, ct, doc.Body, f.cfg.InlineDocumentMax)
+	if err != nil {
+		return runtime.Retry(err, 0)
+	}
+	data.Document = d
+	return nil
+}
+
+// submissionOf returns the submission that deposited a flux, or nil when passerelle
+// did not deposit it.
+func (f *Flow) submissionOf(ctx context.Context, idflux string) (*record, error) {
+	var link fluxLink
+	if _, err := f.deps.Ledger.Get(ctx, fluxKey(idflux), &link); err != nil {
+		if errors.Is(err, runtime.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, runtime.Retry(err, 0)
+	}
+	var r record
+	if _, err := f.deps.Ledger.Get(ctx, link.Key, &r); err != nil {
+		if errors.Is(err, runtime.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, runtime.Retry(err, 0)
+	}
+	if r.IDFlux != idflux {
+		return nil, nil
+	}
+	return &r, nil
+}

@@ -1,0 +1,86 @@
+package declaration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/passerelle-dev/passerelle/events"
+	"github.com/passerelle-dev/passerelle/workers/runtime"
+)
+
+// statusID is the stable event id of a submission's seq-th status.
+func statusID(submitID string, seq int, state string) string {
+	return events.DerivedID(events.TypeDeclarationStatus, submitID, strconv.Itoa(seq), state)
+}
+
+// flush publishes the record's pending status events, in order, under the
+// submission's trace context. The caller clears them in its next ledger write.
+func (f *Flow) flush(ctx context.Context, r *record) error {
+	ctx = r.traceContext(ctx)
+	for _, s := range r.Pending {
+		subject, err := events.Subject(events.TypeDeclarationStatus, s.Account)
+		if err != nil {
+			return err
+		}
+		e, err := events.New(events.TypeDeclarationStatus, statusID(s.SubmitID, s.Sequence, s.State), r.Identity.SIRET, s)
+		if err != nil {
+			return err
+		}
+		if _, err := f.deps.Publisher.Publish(ctx, subject, e); err != nil {
+			return runtime.Retry(fmt.Errorf("publish %s status of %s: %w", s.State, s.SubmitID, err), 0)
+		}
+	}
+	return nil
+}
+
+func (f *Flow) save(ctx context.Context, key string, r *record, rev uint64) (uint64, error) {
+	r.UpdatedAt = f.now().UTC()
+	return f.deps.Ledger.Save(ctx, key, r, rev)
+}
+
+// commit writes r, publishes its pending events and clears them with a second write.
+func (f *Flow) commit(ctx context.Context, key string, r *record, rev uint64) (uint64, error) {
+	rev, err := f.save(ctx, key, r, rev)
+	if err != nil {
+		return 0, err
+	}
+	if err := f.flush(ctx, r); err != nil {
+		return 0, err
+	}
+	r.Pending = nil
+	return f.save(ctx, key, r, rev)
+}
+
+// due is the body of a follow-up message.
+type due struct {
+	// PublishedThrough is the sequence of the last status known to be published.
+	PublishedThrough int `json:"publishedThrough"`
+	// Polls counts the listings of the flux so far.
+	Polls int `json:"polls,omitempty"`
+}
+
+// scheduleFollowUp plans the next listing of the submission's flux.
+func (f *Flow) scheduleFollowUp(ctx context.Context, key string, r *record, d due, after time.Duration) error {
+	body, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	if err := f.deps.Scheduler.At(ctx, followUpKind, key, f.now().Add(after), events.TraceHeader(r.TraceParent, r.TraceState), body); err != nil {
+		return runtime.Retry(err, 0)
+	}
+	return nil
+}
+
+// unconfirmed drops the pending statuses known to be published.
+func unconfirmed(pending []events.DeclarationStatus, through int) []events.DeclarationStatus {
+	out := pending[:0]
+	for _, s := range pending {
+		if s.Sequence > through {
+			out = append(out, s)
+		}
+	}
+	return out
+}

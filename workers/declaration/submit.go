@@ -1,0 +1,291 @@
+package declaration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/passerelle-dev/passerelle/events"
+	"github.com/passerelle-dev/passerelle/workers/intake"
+	"github.com/passerelle-dev/passerelle/workers/pasrau"
+	"github.com/passerelle-dev/passerelle/workers/runtime"
+)
+
+// submission is one declaration.submit being handled.
+type submission struct {
+	id       string
+	acct     *Account
+	identity events.DeclarationIdentity
+	file     []byte // ISO-8859-1
+	key      string
+	hash     string
+}
+
+// maxResends bounds the deposits re-sent in one handling after their absence was proven.
+const maxResends = 3
+
+// submit claims the declaration's identity (or finds the submission it belongs to)
+// and moves it forward from the step the ledger records.
+func (f *Flow) submit(ctx context.Context, s *submission) error {
+	var r record
+	rev, err := f.deps.Ledger.Get(ctx, s.key, &r)
+	switch {
+	case errors.Is(err, runtime.ErrNotFound):
+		r = f.newRecord(ctx, s)
+		rev, err = f.deps.Ledger.Create(ctx, s.key, &r)
+		if errors.Is(err, runtime.ErrExists) {
+			return runtime.Retry(fmt.Errorf("declaration %s was claimed concurrently: %w", s.identity.SIRET, err), 0)
+		}
+		if err != nil {
+			return runtime.Retry(err, 0)
+		}
+	case err != nil:
+		return runtime.Retry(err, 0)
+	case r.SubmitID != s.id && r.reusable():
+		prev := r
+		r = f.newRecord(ctx, s)
+		r.Duplicates = prev.Duplicates
+		if rev, err = f.save(ctx, s.key, &r, rev); err != nil {
+			return err
+		}
+	case r.SubmitID != s.id && r.Hash == s.hash:
+		return f.answerDuplicate(ctx, s, &r, rev)
+	case r.SubmitID != s.id:
+		return runtime.Invalid(&conflictError{identity: s.identity, other: r.SubmitID})
+	case r.Hash != s.hash:
+		return runtime.Invalid(&conflictError{identity: s.identity, other: s.id, sameID: true})
+	}
+	return f.advance(ctx, s, &r, rev)
+}
+
+func (f *Flow) newRecord(ctx context.Context, s *submission) record {
+	now := f.now().UTC()
+	tp, ts := events.TraceOf(ctx)
+	r := record{SubmitID: s.id, Account: s.acct.Name, Identity: s.identity, Hash: s.hash, Step: stepReceived,
+		TraceParent: tp, TraceState: ts, CreatedAt: now, UpdatedAt: now}
+	r.addStatus(events.DeclarationStatus{State: events.StateReceived}, now)
+	return r
+}
+
+// answerDuplicate answers a second event for a declaration already received with
+// the same file.
+func (f *Flow) answerDuplicate(ctx context.Context, s *submission, r *record, rev uint64) error {
+	if slices.Contains(r.Duplicates, s.id) {
+		return nil
+	}
+	dup := &record{SubmitID: s.id, Account: s.acct.Name, Identity: s.identity, IDFlux: r.IDFlux}
+	dup.addStatus(events.DeclarationStatus{State: events.StateDuplicate, Final: true, DuplicateOf: r.SubmitID}, f.now())
+	if err := f.flush(ctx, dup); err != nil {
+		return err
+	}
+	r.Duplicates = append(r.Duplicates, s.id)
+	_, err := f.save(ctx, s.key, r, rev)
+	return err
+}
+
+// advance moves a submission forward from its recorded step.
+func (f *Flow) advance(ctx context.Context, s *submission, r *record, rev uint64) error {
+	if err := f.flush(ctx, r); err != nil {
+		return err
+	}
+	var err error
+	switch r.Step {
+	case stepFinal:
+		if len(r.Pending) > 0 {
+			r.Pending = nil
+			_, err = f.save(ctx, s.key, r, rev)
+		}
+		return err
+	case stepDeposited:
+		return f.scheduleFollowUp(ctx, s.key, r, due{PublishedThrough: r.Seq}, f.cfg.FluxPoll)
+	case stepReceived:
+		return f.send(ctx, s, r, rev, false)
+	case stepSending:
+		return f.send(ctx, s, r, rev, true)
+	}
+	return runtime.Invalid(fmt.Errorf("ledger record of %s has unknown step %q", s.key, r.Step))
+}
+
+// send deposits the declaration, reconciling first when a previous attempt's
+// outcome is unknown: it is sent again only once PASRAU's returns prove that the
+// previous attempt registered nothing.
+func (f *Flow) send(ctx context.Context, s *submission, r *record, rev uint64, reconcileFirst bool) error {
+	var err error
+	for resends := 0; ; resends++ {
+		if reconcileFirst {
+			outcome, found, rerr := f.reconcile(ctx, s.acct, r)
+			if rerr != nil {
+				return f.deferral(rerr)
+			}
+			switch outcome {
+			case pasrau.DepositFound:
+				return f.deposited(ctx, s.key, r, rev, found)
+			case pasrau.DepositUndetermined:
+				if f.now().Sub(r.SendingSince) > f.cfg.ReconcileWindow {
+					return f.unknown(ctx, s.key, r, rev, "the deposit may have been registered by PASRAU and could not be found in the declarant's returns")
+				}
+				return runtime.Retry(errors.New("deposit outcome unknown: waiting for PASRAU's returns to tell"), f.cfg.FluxPoll)
+			}
+			if resends >= maxResends {
+				return runtime.Retry(errors.New("deposit keeps failing with an unknown outcome"), f.cfg.FluxPoll)
+			}
+		}
+		r.Pending = nil // flushed by advance
+		r.Step, r.MayHaveDeposited, r.SendingSince = stepSending, true, f.now().UTC()
+		if rev, err = f.save(ctx, s.key, r, rev); err != nil {
+			return err
+		}
+		var res *pasrau.DepositResult
+		err = f.call(ctx, s.acct.Name, false, func(ctx context.Context) error {
+			var err error
+			res, err = s.acct.Client.Deposit(ctx, s.file)
+			return err
+		})
+		if err == nil {
+			return f.deposited(ctx, s.key, r, rev, &depositFound{idflux: res.IDFlux, report: res.AEE})
+		}
+		if !outcomeUnknown(err) {
+			return f.depositFailed(ctx, s.key, r, rev, err)
+		}
+		f.log.WarnContext(ctx, "deposit outcome unknown; looking for it in the declarant's returns", "account", s.acct.Name, "declaration", s.identity.SIRET, "err", err)
+		reconcileFirst = true
+	}
+}
+
+// depositFound is a registered deposit, from its AEE or from the returns.
+type depositFound struct {
+	idflux string
+	report *pasrau.Report
+}
+
+// reconcile looks for the submission's last deposit attempt among the declarant's
+// returns around the time it was made.
+func (f *Flow) reconcile(ctx context.Context, acct *Account, r *record) (pasrau.SearchOutcome, *depositFound, error) {
+	since := r.SendingSince.Add(-5 * time.Minute)
+	until := r.SendingSince.Add(f.cfg.Retry.Budget + 5*time.Minute)
+	var res *pasrau.DepositSearch
+	err := f.call(ctx, acct.Name, true, func(ctx context.Context) error {
+		var err error
+		res, err = acct.Client.FindDeposit(ctx, pasrauIdentity(r.Identity), since, until)
+		return err
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	if res.Outcome == pasrau.DepositFound {
+		return res.Outcome, &depositFound{idflux: res.IDFlux, report: res.Report}, nil
+	}
+	return res.Outcome, nil, nil
+}
+
+// deposited records a registered deposit, publishes it and plans the flux's follow-up.
+func (f *Flow) deposited(ctx context.Context, key string, r *record, rev uint64, d *depositFound) error {
+	r.Step, r.IDFlux = stepDeposited, d.idflux
+	r.addStatus(events.DeclarationStatus{State: events.StateDeposited, IDFlux: d.idflux, Report: summaryOf(d.report)}, f.now())
+	if _, err := f.save(ctx, key, r, rev); err != nil {
+		return err
+	}
+	if err := f.link(ctx, d.idflux, key); err != nil {
+		return err
+	}
+	if err := f.flush(ctx, r); err != nil {
+		return err
+	}
+	return f.scheduleFollowUp(ctx, key, r, due{PublishedThrough: r.Seq}, f.cfg.FluxPoll)
+}
+
+// link records which submission a flux belongs to, so that its returns name it.
+func (f *Flow) link(ctx context.Context, idflux, key string) error {
+	_, err := f.deps.Ledger.Create(ctx, fluxKey(idflux), fluxLink{Key: key})
+	if err != nil && !errors.Is(err, runtime.ErrExists) {
+		return runtime.Retry(err, 0)
+	}
+	return nil
+}
+
+// depositFailed acts on a deposit that failed with a known outcome.
+func (f *Flow) depositFailed(ctx context.Context, key string, r *record, rev uint64, err error) error {
+	var pe *pasrau.Error
+	errors.As(err, &pe)
+	switch {
+	case errors.Is(err, pasrau.ErrRejected):
+		// PASRAU refused the file (avis de rejet): nothing was registered.
+		s := events.DeclarationStatus{State: events.StateRejected, Final: true,
+			Rejection: &events.Rejection{Source: "pasrau", Reason: "PASRAU rejected the deposit (avis de rejet)"}}
+		if pe != nil && pe.Rejection != nil {
+			s.Report = summaryOf(pe.Rejection.Report)
+		}
+		r.MayHaveDeposited = false
+		r.Pending = nil
+		r.addStatus(s, f.now())
+	case errors.Is(err, pasrau.ErrClientDefect):
+		r.MayHaveDeposited = false
+		r.Pending = nil
+		r.addStatus(events.DeclarationStatus{State: events.StateFailed, Final: true, Failure: &events.Failure{
+			Reason: "PASRAU refused passerelle's request as malformed; this is a defect of passerelle, please report it: " + err.Error(),
+		}}, f.now())
+	default:
+		// Not sent, or refused before reaching the deposit service: nothing was registered.
+		r.Step = stepReceived
+		if _, serr := f.save(ctx, key, r, rev); serr != nil {
+			return serr
+		}
+		return f.deferral(err)
+	}
+	_, err = f.commit(ctx, key, r, rev)
+	return err
+}
+
+// unknown ends a submission whose deposit can neither be found nor proven absent.
+func (f *Flow) unknown(ctx context.Context, key string, r *record, rev uint64, reason string) error {
+	r.Pending = nil
+	r.addStatus(events.DeclarationStatus{State: events.StateUnknown, Final: true, Failure: &events.Failure{
+		Reason: reason + ": check the declarant's returns on net-entreprises before depositing it again",
+	}}, f.now())
+	_, err := f.commit(ctx, key, r, rev)
+	return err
+}
+
+// giveUp answers a submission whose deliveries ran out: failed when nothing can
+// have been registered, deposited when a last look finds the deposit, unknown when
+// it may have been registered and cannot be found. It reports whether it answered
+// (false: the event never reached the ledger and the caller answers failed).
+func (f *Flow) giveUp(ctx context.Context, id, key string, acct *Account, end runtime.End) (bool, error) {
+	if key == "" {
+		return false, nil
+	}
+	var r record
+	rev, err := f.deps.Ledger.Get(ctx, key, &r)
+	switch {
+	case errors.Is(err, runtime.ErrNotFound), err == nil && r.SubmitID != id:
+		return false, nil
+	case err != nil:
+		return true, err
+	}
+	if err := f.flush(ctx, &r); err != nil {
+		return true, err
+	}
+	r.Pending = nil
+	if r.final() || r.Step == stepDeposited {
+		_, err := f.save(ctx, key, &r, rev)
+		return true, err
+	}
+	state, reason := events.StateFailed, intake.Failure(end)
+	if r.Step == stepSending {
+		outcome, found, err := f.reconcile(ctx, acct, &r)
+		switch {
+		case err == nil && outcome == pasrau.DepositFound:
+			return true, f.deposited(ctx, key, &r, rev, found)
+		case err == nil && outcome == pasrau.DepositAbsent:
+			r.MayHaveDeposited = false
+		default:
+			state = events.StateUnknown
+			reason.Reason = "the deposit may have been registered by PASRAU and could not be found: check the declarant's returns before depositing it again (" + reason.Reason + ")"
+		}
+	}
+	r.addStatus(events.DeclarationStatus{State: state, Final: true, Failure: reason}, f.now())
+	_, err = f.commit(ctx, key, &r, rev)
+	return true, err
+}
