@@ -90,8 +90,11 @@ var guideSample string
 // moves with the clock so that each run is a new declaration.
 func demoDeclarations(now time.Time) ([]events.DeclarationSubmit, error) {
 	examples, err := schemas.Examples(events.TypeDeclarationSubmit)
-	if err != nil || len(examples) == 0 {
-		return nil, fmt.Errorf("demo: the declaration.submit schema has no example (%v)", err)
+	if err != nil {
+		return nil, err
+	}
+	if len(examples) == 0 {
+		return nil, fmt.Errorf("demo: the declaration.submit schema has no example")
 	}
 	var valid events.DeclarationSubmit
 	if err := json.Unmarshal(examples[0], &valid); err != nil {

@@ -165,7 +165,7 @@ func TestDevDemo(t *testing.T) {
 	natsURL := waitOutput("NATS address", regexp.MustCompile(`NATS: +(nats://\S+)`), 1)[0][1]
 	httpURL := waitOutput("HTTP address", regexp.MustCompile(`HTTP: +(http://\S+)`), 1)[0][1]
 
-	finals := waitOutput("four final statuses", regexp.MustCompile(`(?m)^.*FINAL.*$`), 4)
+	finals := waitOutput("four final invoice statuses", regexp.MustCompile(`(?m)^.* invoice .*FINAL.*$`), 4)
 	var paid, rejected int
 	for _, f := range finals {
 		switch {
@@ -178,6 +178,13 @@ func TestDevDemo(t *testing.T) {
 	if paid != 3 || rejected != 1 {
 		t.Errorf("demo ended with %d paid and %d rejected by Chorus Pro, want 3 and 1:\n%s", paid, rejected, out.String())
 	}
+
+	// The declarations: the valid one accepted and its returns arriving, the guide's
+	// sample invalid (its stray quote reported on line 48), one rejected by PASRAU.
+	waitOutput("the valid declaration accepted", regexp.MustCompile(`declaration demo .* accepted .*CCO OK FINAL`), 1)
+	waitOutput("the guide's sample invalid", regexp.MustCompile(`declaration demo .* invalid .*FINAL.*line 48 S21\.G00\.20\.007: stray quote`), 1)
+	waitOutput("the avis de rejet", regexp.MustCompile(`declaration demo .* rejected .*ARE KO FINAL`), 1)
+	waitOutput("the DGFIP's PAS rates", regexp.MustCompile(`return .* nature 94 v\d+ OK .*PAS rates`), 1)
 
 	// The schema's example, published as-is by `passerelle publish`, goes through too.
 	example := filepath.Join(t.TempDir(), "invoice.json")

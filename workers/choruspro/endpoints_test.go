@@ -16,6 +16,7 @@ import (
 
 	"github.com/passerelle-dev/passerelle/workers/choruspro"
 	"github.com/passerelle-dev/passerelle/workers/choruspro/chorusprotest"
+	"github.com/passerelle-dev/passerelle/workers/clocktest"
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -70,7 +71,7 @@ func facturXPDF(t *testing.T, numero string) []byte {
 
 func TestEveryEndpointPISTE(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClockAt(time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC))
+	clock := clocktest.New(time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC))
 	e := startEmulator(t, chorusprotest.Config{Now: clock.Now, Step: time.Minute})
 	c := newClient(t, e.pisteConfig())
 	ctx := context.Background()
@@ -145,9 +146,6 @@ func TestEveryEndpointPISTE(t *testing.T) {
 		t.Fatalf("ConsulterHistorique: got %+v, %v; want 7 dated statuses up to MISE_EN_PAIEMENT", hist, err)
 	}
 }
-
-// newFakeClockAt is a fake clock starting at t.
-func newFakeClockAt(t time.Time) *fakeClock { return &fakeClock{t: t} }
 
 func TestHeadersOnEveryCall(t *testing.T) {
 	t.Parallel()

@@ -24,26 +24,6 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is an emulator served over TLS (httptest's certificate) and the PEM to
 // trust it.
 type env struct {
@@ -55,16 +35,25 @@ type env struct {
 // startEmulator serves an emulator built from cfg over TLS.
 func startEmulator(t *testing.T, cfg chorusprotest.Config) *env {
 	t.Helper()
+	e := serveTLS(t, cfg, nil)
+	e.caPEM = serverPEM(e.srv)
+	return e
+}
+
+// serveTLS serves an emulator built from cfg over TLS configured by tc
+// (httptest's certificate when nil); the caller sets the env's caPEM.
+func serveTLS(t *testing.T, cfg chorusprotest.Config, tc *tls.Config) *env {
+	t.Helper()
 	emu, err := chorusprotest.New(cfg)
 	if err != nil {
 		t.Fatalf("chorusprotest.New: %v", err)
 	}
 	srv := httptest.NewUnstartedServer(emu)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
+	srv.TLS = tc
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	return &env{emu: emu, srv: srv, caPEM: caPEM}
+	return &env{emu: emu, srv: srv}
 }
 
 // pisteConfig is a PISTE client configuration for the env, with the seed
@@ -202,21 +191,14 @@ func (p *pki) clientP12(t *testing.T, enc *pkcs12.Encoder, password string, notB
 func startMTLS(t *testing.T, ca *pki, cfg chorusprotest.Config) *env {
 	t.Helper()
 	cfg.RequireClientCert = true
-	emu, err := chorusprotest.New(cfg)
-	if err != nil {
-		t.Fatalf("chorusprotest.New: %v", err)
-	}
-	srv := httptest.NewUnstartedServer(emu)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
-	srv.TLS = &tls.Config{
+	e := serveTLS(t, cfg, &tls.Config{
 		Certificates: []tls.Certificate{ca.serverCert(t)},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    ca.pool,
 		MinVersion:   tls.VersionTLS12,
-	}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return &env{emu: emu, srv: srv, caPEM: ca.pem}
+	})
+	e.caPEM = ca.pem
+	return e
 }
 
 // headerRecorder wraps a transport to record the headers of every request.
@@ -255,8 +237,9 @@ func stubServer(t *testing.T, status int, body string, header http.Header) *http
 	return srv
 }
 
-// stubCA is the PEM of a stub server's certificate.
-func stubCA(srv *httptest.Server) []byte {
+// serverPEM is the PEM of an httptest TLS server's own certificate, to trust
+// it.
+func serverPEM(srv *httptest.Server) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 }
 
@@ -266,6 +249,6 @@ func stubClient(t *testing.T, srv *httptest.Server) *choruspro.Client {
 	p12 := newPKI(t).clientP12(t, pkcs12.Modern, secretP12, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), x509.ExtKeyUsageClientAuth)
 	return newClient(t, choruspro.Config{
 		BaseURL: srv.URL, Auth: choruspro.AuthDirect, Login: "TECH_1@cpro.fr", Password: secretPassword,
-		P12: p12, P12Password: secretP12, ExtraCAPEM: stubCA(srv), Timeout: 10 * time.Second,
+		P12: p12, P12Password: secretP12, ExtraCAPEM: serverPEM(srv), Timeout: 10 * time.Second,
 	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/passerelle-dev/passerelle/workers/choruspro"
 	"github.com/passerelle-dev/passerelle/workers/choruspro/chorusprotest"
+	"github.com/passerelle-dev/passerelle/workers/clocktest"
 )
 
 func TestTokenFetchedOnceForConcurrentCalls(t *testing.T) {
@@ -51,7 +52,7 @@ func TestTokenFetchedOnceForConcurrentCalls(t *testing.T) {
 func TestTokenRefreshedEarly(t *testing.T) {
 	t.Parallel()
 	e := startEmulator(t, chorusprotest.Config{TokenLifetime: 10 * time.Minute})
-	clock := newFakeClock()
+	clock := clocktest.New(time.Now())
 	c := newClient(t, e.pisteConfig(), choruspro.WithClock(clock.Now)) // early refresh: 240 s by default
 	ctx := context.Background()
 	for _, tc := range []struct {

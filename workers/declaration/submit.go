@@ -214,8 +214,16 @@ func (f *Flow) depositFailed(ctx context.Context, key string, r *record, rev uin
 		// PASRAU refused the file (avis de rejet): nothing was registered.
 		s := events.DeclarationStatus{State: events.StateRejected, Final: true,
 			Rejection: &events.Rejection{Source: "pasrau", Reason: "PASRAU rejected the deposit (avis de rejet)"}}
-		if pe != nil && pe.Rejection != nil {
+		if pe != nil && pe.Rejection != nil && pe.Rejection.Report != nil {
 			s.Report = summaryOf(pe.Rejection.Report)
+			if id := pe.Rejection.Report.IDFlux; pasrau.ValidFluxID(id) {
+				// A rejected deposit is registered as a flux with a KO nature 10:
+				// link it so that its return names this submission.
+				r.IDFlux = id
+				if err := f.link(ctx, id, key); err != nil {
+					return err
+				}
+			}
 		}
 		r.MayHaveDeposited = false
 		r.Pending = nil

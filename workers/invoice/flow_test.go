@@ -59,10 +59,10 @@ func flowSubmit(number, siret, total string) events.InvoiceSubmit {
 func TestSubmissionModesReachFinalStates(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, chorusprotest.Faults{})
-	h.startService()
+	h.StartService()
 
 	bigPDF := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("0"), 400<<10)...)
-	obs, err := h.js.ObjectStore(context.Background(), events.DocumentsBucket)
+	obs, err := h.JS.ObjectStore(context.Background(), events.DocumentsBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestSubmissionModesReachFinalStates(t *testing.T) {
 			}
 		})
 	}
-	if dl := h.deadLetters(); len(dl) != 0 {
+	if dl := h.DeadLetters(); len(dl) != 0 {
 		t.Errorf("%d dead letters, want none: %s", len(dl), dl[0].Header.Get(runtime.HeaderDeadReason))
 	}
 }
@@ -151,14 +151,14 @@ func TestFaultyUpstream(t *testing.T) {
 	}
 	t.Parallel()
 	h := newHarness(t, chorusprotest.Faults{Seed: 7, UnavailableProbability: 0.3, RateLimitProbability: 0.1, RetryAfterSeconds: 1, TokenExpiryEvery: 50})
-	h.startService()
+	h.StartService()
 	ids := make([]string, 200)
 	for i := range ids {
 		ids[i] = h.publish(example(t, i%2, fmt.Sprintf("T-FAULT-%03d", i)))
 	}
 	h.waitFinal(4*time.Minute, ids...)
 	h.checkSequences(ids...)
-	log := h.stack.ChorusPro.Requests(0)
+	log := h.Stack.ChorusPro.Requests(0)
 	if dup := chorusprotest.Resubmissions(log); len(dup) > 0 {
 		t.Errorf("invoices submitted twice: %v", dup)
 	}
@@ -202,8 +202,8 @@ func TestRestartMidRun(t *testing.T) {
 	}
 	t.Parallel()
 	h := newHarness(t, chorusprotest.Faults{Seed: 3, SlowProbability: 0.2, SlowDelayMillis: 300})
-	h.cfg.Grace = 0 // hand back whatever is in flight, as fast as possible
-	stop := h.startService()
+	h.Config.Grace = 0 // hand back whatever is in flight, as fast as possible
+	stop := h.StartService()
 	ids := make([]string, 100)
 	for i := range ids {
 		ids[i] = h.publish(example(t, i%2, fmt.Sprintf("T-RESTART-%03d", i)))
@@ -223,7 +223,7 @@ func TestRestartMidRun(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	stop()
-	h.startService()
+	h.StartService()
 	h.waitFinal(3*time.Minute, ids...)
 	h.checkSequences(ids...)
 	deposits := h.deposits()
@@ -243,7 +243,7 @@ func TestRestartMidRun(t *testing.T) {
 func TestDuplicatesAndConflicts(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, chorusprotest.Faults{})
-	h.startService()
+	h.StartService()
 	first := h.publish(example(t, 0, "T-DUP"))
 	h.waitFinal(time.Minute, first)
 	again := h.publish(example(t, 0, "T-DUP"))
@@ -260,7 +260,7 @@ func TestDuplicatesAndConflicts(t *testing.T) {
 	if n := h.deposits()["T-DUP"]; n != 1 {
 		t.Errorf("T-DUP deposited %d times, want 1", n)
 	}
-	dl := h.deadLetters()
+	dl := h.DeadLetters()
 	if len(dl) != 1 || !strings.Contains(dl[0].Header.Get(runtime.HeaderDeadReason), "different content") {
 		t.Errorf("dead letters %d, want the conflicting event with its reason", len(dl))
 	}
@@ -272,7 +272,7 @@ func TestDuplicatesAndConflicts(t *testing.T) {
 func TestMalformedEvents(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, chorusprotest.Faults{})
-	h.startService()
+	h.StartService()
 
 	binary := func(id, typ string, data any) *nats.Msg {
 		body, _ := json.Marshal(data)
@@ -320,7 +320,7 @@ func TestMalformedEvents(t *testing.T) {
 	var dl []*jetstream.RawStreamMsg
 	for len(dl) < len(tests) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
-		dl = h.deadLetters()
+		dl = h.DeadLetters()
 	}
 	if len(dl) != len(tests) {
 		t.Fatalf("%d dead letters, want %d", len(dl), len(tests))
@@ -372,8 +372,8 @@ func TestUnknownOutcomesReconciled(t *testing.T) {
 	}
 	t.Parallel()
 	h := newHarness(t, chorusprotest.Faults{Seed: 11, DropProbability: 0.3, GatewayErrorProbability: 0.2, Operations: []string{"soumettre", "deposerFlux", "deposerPDF"}})
-	h.cfg.Invoice.ReconcileWindow = 5 * time.Second
-	h.startService()
+	h.Config.Invoice.ReconcileWindow = 5 * time.Second
+	h.StartService()
 	var ids, numbers []string
 	for i := range 60 {
 		number := fmt.Sprintf("T-UNK-%03d", i)
@@ -385,7 +385,7 @@ func TestUnknownOutcomesReconciled(t *testing.T) {
 	}
 	h.waitFinal(3*time.Minute, ids...)
 	h.checkSequences(ids...)
-	log := h.stack.ChorusPro.Requests(0)
+	log := h.Stack.ChorusPro.Requests(0)
 	drops := 0
 	for _, r := range log {
 		if r.Fault == "drop" && r.Applied {
@@ -418,10 +418,10 @@ func TestUnknownOutcomesReconciled(t *testing.T) {
 func TestOutageExhaustsDeliveries(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, chorusprotest.Faults{Outage: true})
-	h.cfg.Policy.MaxDeliveries = 3
-	h.cfg.Policy.BackoffBase = 100 * time.Millisecond
-	h.cfg.Invoice.Retry.Budget = 300 * time.Millisecond
-	h.startService()
+	h.Config.Policy.MaxDeliveries = 3
+	h.Config.Policy.BackoffBase = 100 * time.Millisecond
+	h.Config.Invoice.Retry.Budget = 300 * time.Millisecond
+	h.StartService()
 	id := h.publish(example(t, 0, "T-OUTAGE"))
 	h.waitFinal(time.Minute, id)
 	s, _ := h.final(id)
@@ -431,11 +431,64 @@ func TestOutageExhaustsDeliveries(t *testing.T) {
 	if !strings.Contains(s.Failure.Reason, "503") {
 		t.Errorf("failure reason %q does not say Chorus Pro answered 503", s.Failure.Reason)
 	}
-	dl := h.deadLetters()
+	dl := h.DeadLetters()
 	if len(dl) != 1 || dl[0].Sequence != s.Failure.DeadLetter || dl[0].Header.Get(runtime.HeaderDeadKind) != "failed" {
 		t.Fatalf("dead letters %d, want the submit event at the sequence the status names", len(dl))
 	}
 	if n := h.deposits()["T-OUTAGE"]; n != 0 {
 		t.Errorf("deposited %d times during an outage", n)
+	}
+}
+
+// TestTraceContextContinues publishes submissions carrying a W3C trace context in
+// each of the three places a publisher may put it, and checks that every status
+// event they cause, follow-ups days later included, continues that trace.
+func TestTraceContextContinues(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, chorusprotest.Faults{})
+	h.StartService()
+	traces := map[string]string{}
+	for i, place := range []string{"nats header", "binary extension", "structured extension"} {
+		traceID := fmt.Sprintf("4bf92f3577b34da6a3ce929d0e0e47%02d", i)
+		tp := "00-" + traceID + "-00f067aa0ba902b7-01"
+		e, err := events.NewInvoiceSubmit("", example(t, 0, fmt.Sprintf("T-TRACE-%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg *nats.Msg
+		switch place {
+		case "nats header":
+			msg, err = events.Encode(events.TypeInvoiceSubmit, e)
+			msg.Header.Set("traceparent", tp)
+		case "binary extension":
+			e.SetExtension("traceparent", tp)
+			msg, err = events.Encode(events.TypeInvoiceSubmit, e)
+		case "structured extension":
+			e.SetExtension("traceparent", tp)
+			msg, err = events.EncodeStructured(events.TypeInvoiceSubmit, e)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.publishRaw(msg)
+		traces[e.ID()] = traceID
+	}
+	var ids []string
+	for id := range traces {
+		ids = append(ids, id)
+	}
+	h.waitFinal(time.Minute, ids...)
+	for _, ev := range h.Events(events.TypeInvoiceStatus) {
+		var s events.InvoiceStatus
+		if err := json.Unmarshal(ev.Data, &s); err != nil {
+			t.Fatal(err)
+		}
+		want, ok := traces[s.SubmitID]
+		if !ok {
+			continue
+		}
+		if parts := strings.Split(ev.TraceParent, "-"); len(parts) != 4 || parts[1] != want {
+			t.Errorf("%s status of %s has traceparent %q, want trace %s", s.State, s.InvoiceNumber, ev.TraceParent, want)
+		}
 	}
 }

@@ -5,42 +5,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/passerelle-dev/passerelle/workers/clocktest"
 	"github.com/passerelle-dev/passerelle/workers/pasrau"
 	"github.com/passerelle-dev/passerelle/workers/pasrau/pasrautest"
 )
 
-// fakeClock is a clock tests move by hand, shared by the emulator and the
-// client.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 12, 5, 10, 0, 0, 0, pasrau.Paris())}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // harness is an emulator served over real HTTP on two listeners: the
-// returns host and the CRM host (guide 10.3).
+// returns host and the CRM host (guide 10.3). Its clock is shared by the
+// emulator and the clients.
 type harness struct {
 	t     *testing.T
-	clock *fakeClock // nil when the emulator runs on real time
+	clock *clocktest.Clock // nil when the emulator runs on real time
 	emu   *pasrautest.Emulator
 	srv   *httptest.Server
 	crm   *httptest.Server
@@ -63,13 +41,13 @@ func carol() pasrautest.Declarant {
 }
 
 // newHarness starts an emulator for cfg. Unless realTime, the emulator's
-// clock is a fakeClock; Declarants default to alice, bob and carol, Step to
-// testStep.
+// clock is a clocktest.Clock; Declarants default to alice, bob and carol,
+// Step to testStep.
 func newHarness(t *testing.T, cfg pasrautest.Config, realTime bool) *harness {
 	t.Helper()
 	h := &harness{t: t}
 	if !realTime && cfg.Now == nil {
-		h.clock = newFakeClock()
+		h.clock = clocktest.New(time.Date(2026, 12, 5, 10, 0, 0, 0, pasrau.Paris()))
 		cfg.Now = h.clock.Now
 	}
 	if cfg.Declarants == nil {

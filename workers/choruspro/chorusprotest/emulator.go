@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/passerelle-dev/passerelle/workers/emulog"
 )
 
 // Emulator is a stateful emulation of Chorus Pro, served as an http.Handler.
@@ -23,12 +25,12 @@ type Emulator struct {
 	bySIRET   map[string]structureRef
 	byID      map[int64]structureRef
 
+	log *emulog.Log[RequestRecord] // has its own lock
+
 	mu          sync.Mutex
 	faults      Faults
 	rng         *rand.Rand
 	gatewayFlip bool
-	seq         uint64
-	log         []RequestRecord
 	tokens      map[string]*accessToken
 
 	invoices     map[int64]*invoice
@@ -72,6 +74,7 @@ func New(cfg Config) (*Emulator, error) {
 		nextInvoice: 8000000,
 		nextFlow:    1000,
 		nextAttach:  10000000,
+		log:         newRequestLog(cfg),
 	}
 	for _, a := range cfg.PisteApps {
 		e.apps[a.ClientID] = a
@@ -97,7 +100,7 @@ func New(cfg Config) (*Emulator, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/oauth/token", e.handleToken)
 	mux.HandleFunc("/emulator/faults", e.handleFaults)
-	mux.HandleFunc("/emulator/requests", e.handleRequests)
+	mux.Handle("/emulator/requests", e.log)
 	mux.HandleFunc("/cpro/", e.businessHandler(modePISTE, "/cpro/"))
 	mux.HandleFunc("/service/", e.businessHandler(modeDirect, "/service/"))
 	mux.HandleFunc("/service-qualif/", e.businessHandler(modeDirect, "/service-qualif/"))

@@ -9,34 +9,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/passerelle-dev/passerelle/workers/choruspro/chorusprotest"
+	"github.com/passerelle-dev/passerelle/workers/clocktest"
 )
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // testStep is the lifecycle step of the test emulators (fake clock).
 const testStep = time.Minute
@@ -46,7 +24,7 @@ type harness struct {
 	t     *testing.T
 	emu   *chorusprotest.Emulator
 	srv   *httptest.Server
-	clock *fakeClock
+	clock *clocktest.Clock
 	token string
 }
 
@@ -54,7 +32,7 @@ type harness struct {
 // clock and testStep.
 func start(t *testing.T, cfg chorusprotest.Config) *harness {
 	t.Helper()
-	clock := newFakeClock()
+	clock := clocktest.New(time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC))
 	if cfg.Now == nil {
 		cfg.Now = clock.Now
 	}

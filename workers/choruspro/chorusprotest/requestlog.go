@@ -3,8 +3,9 @@ package chorusprotest
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
+
+	"github.com/passerelle-dev/passerelle/workers/emulog"
 )
 
 // RequestRecord is one entry of the request log: a call received by the
@@ -67,30 +68,30 @@ type requestLog struct {
 	Requests []RequestRecord `json:"requests"`
 }
 
+// newRequestLog returns the request log of an emulator configured by cfg:
+// beyond cfg.MaxLogEntries the oldest quarter is dropped, and GET
+// /emulator/requests answers {"lastSeq":N,"requests":[...]}.
+func newRequestLog(cfg Config) *emulog.Log[RequestRecord] {
+	return emulog.New(emulog.Config[RequestRecord]{
+		Max:  cfg.MaxLogEntries,
+		Keep: cfg.MaxLogEntries - cfg.MaxLogEntries/4,
+		Body: func(lastSeq uint64, records []RequestRecord) any {
+			return requestLog{LastSeq: lastSeq, Requests: records}
+		},
+		WriteJSON:  writeJSON,
+		JSONErrors: true,
+	})
+}
+
 // Requests returns the logged calls whose Seq is greater than since (0 for
 // all), oldest first.
 func (e *Emulator) Requests(since uint64) []RequestRecord {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.requestsLocked(since)
-}
-
-// requestsLocked is Requests for callers holding e.mu.
-func (e *Emulator) requestsLocked(since uint64) []RequestRecord {
-	out := []RequestRecord{}
-	for _, r := range e.log {
-		if r.Seq > since {
-			out = append(out, r)
-		}
-	}
-	return out
+	return e.log.Since(since)
 }
 
 // ClearRequests empties the request log; sequence numbers keep growing.
 func (e *Emulator) ClearRequests() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.log = nil
+	e.log.Clear()
 }
 
 // callRecord is the record of a call in progress. It is committed to the
@@ -101,62 +102,23 @@ type callRecord struct {
 	committed bool
 }
 
-// newRecord starts the record of a call, numbering it.
+// newRecord starts the record of a call, numbering it. Numbering and
+// timing under e.mu keep Seq and Time in the same order, and read the clock
+// under the lock as the rest of the emulator does.
 func (e *Emulator) newRecord(r *http.Request, op, mode string) *callRecord {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.seq++
-	return &callRecord{RequestRecord: RequestRecord{Seq: e.seq, Time: e.cfg.Now(), Operation: op, Method: r.Method, Path: r.URL.Path, AuthMode: mode}}
+	return &callRecord{RequestRecord: RequestRecord{Seq: e.log.Next(), Time: e.cfg.Now(), Operation: op, Method: r.Method, Path: r.URL.Path, AuthMode: mode}}
 }
 
-// commit appends a finished record to the log, once. Beyond
-// Config.MaxLogEntries the oldest quarter of the log is dropped. Records are
-// kept in Seq order.
+// commit adds a finished record to the log, once, in Seq order. Beyond
+// Config.MaxLogEntries the oldest quarter of the log is dropped.
 func (e *Emulator) commit(cr *callRecord) {
 	if cr.committed {
 		return
 	}
 	cr.committed = true
-	rec := &cr.RequestRecord
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	i := len(e.log)
-	for i > 0 && e.log[i-1].Seq > rec.Seq {
-		i--
-	}
-	e.log = append(e.log, RequestRecord{})
-	copy(e.log[i+1:], e.log[i:])
-	e.log[i] = *rec
-	if max := e.cfg.MaxLogEntries; len(e.log) > max {
-		keep := max - max/4
-		e.log = append(e.log[:0:0], e.log[len(e.log)-keep:]...)
-	}
-}
-
-// handleRequests serves GET and DELETE /emulator/requests.
-func (e *Emulator) handleRequests(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet:
-		var since uint64
-		if s := r.URL.Query().Get("since"); s != "" {
-			v, err := strconv.ParseUint(s, 10, 64)
-			if err != nil {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "since must be a sequence number"})
-				return
-			}
-			since = v
-		}
-		e.mu.Lock()
-		body := requestLog{LastSeq: e.seq, Requests: e.requestsLocked(since)}
-		e.mu.Unlock()
-		writeJSON(w, http.StatusOK, body)
-	case http.MethodDelete:
-		e.ClearRequests()
-		w.WriteHeader(http.StatusNoContent)
-	default:
-		w.Header().Set("Allow", "GET, DELETE")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-	}
+	e.log.Add(cr.Seq, cr.RequestRecord)
 }
 
 // reply commits the record then answers status with v as JSON.

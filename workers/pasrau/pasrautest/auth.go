@@ -30,7 +30,7 @@ type identifiants struct {
 // for a declarant not registered or a service code not accepted, else 200
 // with a base64 token (with '=' padding) and its Expires.
 func (e *Emulator) serveAuth(w http.ResponseWriter, r *http.Request) {
-	entry := Request{Op: opAuth, Method: r.Method, Path: r.URL.Path, UserAgent: r.UserAgent()}
+	entry := newEntry(opAuth, r)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		w.WriteHeader(http.StatusMethodNotAllowed)

@@ -21,7 +21,7 @@ const maxDeposit = 64 << 20
 // 422 with the rejection notice (ARE) when the file's form is wrong (see
 // blocking), else 200 with the AEE. Both answers are gzip-compressed.
 func (e *Emulator) serveDeposit(w http.ResponseWriter, r *http.Request) {
-	entry := Request{Op: opDeposit, Method: r.Method, Path: r.URL.Path, UserAgent: r.UserAgent()}
+	entry := newEntry(opDeposit, r)
 	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxDeposit+1))
 	e.business(w, r, entry, http.MethodPost, func(w http.ResponseWriter, now time.Time, entry *Request) {
 		if !strings.EqualFold(strings.TrimSpace(r.Header.Get("Content-Encoding")), "gzip") {

@@ -11,13 +11,9 @@ import (
 // id, a version since overwritten, or older than Retention: purged), 403
 // (another declarant's return), else 200 with the document, gzip-compressed.
 func (e *Emulator) serveDownload(w http.ResponseWriter, r *http.Request) {
-	entry := Request{Op: opDownload, Method: r.Method, Path: r.URL.Path, UserAgent: r.UserAgent()}
+	entry := newEntry(opDownload, r)
 	e.business(w, r, entry, http.MethodGet, func(w http.ResponseWriter, now time.Time, entry *Request) {
-		if !acceptsGzip(r) {
-			w.WriteHeader(http.StatusNotAcceptable)
-			return
-		}
-		acc := e.authorize(w, r, now, entry)
+		acc := e.authorizeGzip(w, r, now, entry)
 		if acc == nil {
 			return
 		}

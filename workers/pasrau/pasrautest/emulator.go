@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/passerelle-dev/passerelle/workers/emulog"
 )
 
 // Paths served by the emulator, all from one listener.
@@ -31,6 +33,7 @@ const (
 type Emulator struct {
 	cfg Config
 	mux *http.ServeMux
+	log *emulog.Log[Request] // has its own lock
 
 	mu         sync.Mutex
 	rng        *rand.Rand // ids and tokens
@@ -42,8 +45,6 @@ type Emulator struct {
 	fluxOrder  []*flux
 	returns    map[string]returnRef // return id -> version
 	nextReturn uint64
-	log        []Request
-	seq        uint64
 }
 
 // account is a declarant and its polling state.
@@ -75,6 +76,7 @@ func New(cfg Config) (*Emulator, error) {
 		flux:       map[string]*flux{},
 		returns:    map[string]returnRef{},
 		nextReturn: 1000000000 + cfg.Seed%1000000,
+		log:        newRequestLog(),
 	}
 	for _, d := range cfg.Declarants {
 		e.declarants[d.SIRET] = &account{Declarant: d}
@@ -90,7 +92,7 @@ func New(cfg Config) (*Emulator, error) {
 	mux.HandleFunc(PathDownload, e.serveDownload)
 	mux.HandleFunc(PathDownloadACOSS, e.serveDownload)
 	mux.HandleFunc(PathFaults, e.serveFaults)
-	mux.HandleFunc(PathRequests, e.serveRequests)
+	mux.Handle(PathRequests, e.log)
 	e.mux = mux
 	return e, nil
 }
@@ -182,6 +184,17 @@ func (e *Emulator) authorize(w http.ResponseWriter, r *http.Request, now time.Ti
 		entry.Fault = fault
 	}
 	return acc
+}
+
+// authorizeGzip answers 406 unless the client takes gzip, then runs
+// authorize: the first checks of the listings and the download. The caller
+// holds e.mu.
+func (e *Emulator) authorizeGzip(w http.ResponseWriter, r *http.Request, now time.Time, entry *Request) *account {
+	if !acceptsGzip(r) {
+		w.WriteHeader(http.StatusNotAcceptable)
+		return nil
+	}
+	return e.authorize(w, r, now, entry)
 }
 
 // unauthorized answers 401 with a PASRAULogin realm.

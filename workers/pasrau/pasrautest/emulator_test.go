@@ -11,10 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/passerelle-dev/passerelle/workers/clocktest"
 	"github.com/passerelle-dev/passerelle/workers/pasrau"
 	"github.com/passerelle-dev/passerelle/workers/pasrau/pasrautest"
 )
@@ -332,7 +332,7 @@ func TestTriggers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clock := &testClock{now: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
+			clock := clocktest.New(time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC))
 			_, srv := start(t, pasrautest.Config{Now: clock.Now, Step: time.Second})
 			tok := token(t, srv)
 			status, _, body := call(t, http.MethodPost, srv.URL+pasrautest.PathDeposit,
@@ -376,24 +376,6 @@ func TestTriggers(t *testing.T) {
 			}
 		})
 	}
-}
-
-// testClock is a clock the test moves.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // checkFor calls f until it returns nil or the deadline passes.

@@ -162,5 +162,5 @@ func (e *Emulator) serveFaults(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "GET or PUT", http.StatusMethodNotAllowed)
 		return
 	}
-	writeJSON(w, e.Faults())
+	writeJSON(w, http.StatusOK, e.Faults())
 }

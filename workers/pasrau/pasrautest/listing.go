@@ -40,8 +40,9 @@ type listed struct {
 }
 
 // pagination reads page (1..99, default 1) and retourspage (1..6, default
-// 3: 100 returns) from the query; ok is false when a value is out of range.
-func pagination(r *http.Request) (page, size int, ok bool) {
+// 3: 100 returns) from the query and notes them in entry; ok is false, and
+// entry left alone, when a value is out of range.
+func pagination(r *http.Request, entry *Request) (page, size int, ok bool) {
 	q := r.URL.Query()
 	page, index := 1, pasrau.PerPage100
 	if s := q.Get("page"); s != "" {
@@ -58,24 +59,21 @@ func pagination(r *http.Request) (page, size int, ok bool) {
 		}
 		index = n
 	}
-	return page, pasrau.PerPageSize(index), true
+	size = pasrau.PerPageSize(index)
+	entry.Page, entry.PerPage = page, size
+	return page, size, true
 }
 
 // serveListFlux is the listing by flux: 406, 401, 422 (pagination), 404
 // (unknown flux), 403 (another declarant's flux), else 200.
 func (e *Emulator) serveListFlux(w http.ResponseWriter, r *http.Request) {
-	entry := Request{Op: opListFlux, Method: r.Method, Path: r.URL.Path, UserAgent: r.UserAgent()}
+	entry := newEntry(opListFlux, r)
 	e.business(w, r, entry, http.MethodGet, func(w http.ResponseWriter, now time.Time, entry *Request) {
-		if !acceptsGzip(r) {
-			w.WriteHeader(http.StatusNotAcceptable)
-			return
-		}
-		acc := e.authorize(w, r, now, entry)
+		acc := e.authorizeGzip(w, r, now, entry)
 		if acc == nil {
 			return
 		}
-		page, size, ok := pagination(r)
-		entry.Page, entry.PerPage = page, size
+		page, size, ok := pagination(r, entry)
 		idflux := strings.TrimPrefix(r.URL.Path, PathListFlux)
 		entry.IDFlux = idflux
 		if !ok || !pasrau.ValidFluxID(idflux) {
@@ -108,7 +106,7 @@ func (e *Emulator) serveListFlux(w http.ResponseWriter, r *http.Request) {
 // publication (to the second) is within the range. An EN_COURS return, which
 // has no publication, is listed when the time it entered that state is.
 func (e *Emulator) serveListDeclarant(w http.ResponseWriter, r *http.Request) {
-	entry := Request{Op: opListDeclarant, Method: r.Method, Path: r.URL.Path, UserAgent: r.UserAgent()}
+	entry := newEntry(opListDeclarant, r)
 	e.business(w, r, entry, http.MethodGet, func(w http.ResponseWriter, now time.Time, entry *Request) {
 		startS, endS, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, PathListDeclarant), "/")
 		entry.RangeStart, entry.RangeEnd = startS, endS
@@ -121,16 +119,11 @@ func (e *Emulator) serveListDeclarant(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusUnprocessableEntity)
 			return
 		}
-		if !acceptsGzip(r) {
-			w.WriteHeader(http.StatusNotAcceptable)
-			return
-		}
-		acc := e.authorize(w, r, now, entry)
+		acc := e.authorizeGzip(w, r, now, entry)
 		if acc == nil {
 			return
 		}
-		page, size, ok := pagination(r)
-		entry.Page, entry.PerPage = page, size
+		page, size, ok := pagination(r, entry)
 		if !ok {
 			w.WriteHeader(http.StatusUnprocessableEntity)
 			return

@@ -3,7 +3,8 @@ package pasrautest
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
+
+	"github.com/passerelle-dev/passerelle/workers/emulog"
 )
 
 // Request is one call the emulator received, as GET /emulator/requests
@@ -60,72 +61,47 @@ const (
 	opOther         = "other"
 )
 
+// newEntry starts the log entry of a call to operation op.
+func newEntry(op string, r *http.Request) Request {
+	return Request{Op: op, Method: r.Method, Path: r.URL.Path, UserAgent: r.UserAgent()}
+}
+
 // Requests returns the calls logged with a sequence number above since, in
 // order (0 returns them all). Control calls (/emulator/...) are not logged;
 // past 100,000 entries the oldest half is dropped.
 func (e *Emulator) Requests(since uint64) []Request {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []Request
-	for _, r := range e.log {
-		if r.Seq > since {
-			out = append(out, r)
-		}
-	}
-	return out
+	return e.log.Since(since)
 }
 
 // ClearRequests empties the request log; sequence numbers keep growing.
 func (e *Emulator) ClearRequests() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.log = nil
+	e.log.Clear()
 }
 
 // maxLog bounds the request log of a long-running emulator: past it, the
 // oldest entries are dropped.
 const maxLog = 100000
 
-// record appends an entry, numbering and timing it. The caller holds e.mu.
+// newRequestLog returns the emulator's request log: past maxLog entries the
+// oldest half is dropped (the newest half and the entry just added are
+// kept), and GET /emulator/requests answers a JSON array of Request.
+func newRequestLog() *emulog.Log[Request] {
+	return emulog.New(emulog.Config[Request]{
+		Max:       maxLog,
+		Keep:      maxLog/2 + 1,
+		WriteJSON: writeJSON,
+	})
+}
+
+// record logs an entry, numbering and timing it. The caller holds e.mu.
 func (e *Emulator) record(r Request) {
-	e.seq++
-	r.Seq = e.seq
+	r.Seq = e.log.Next()
 	r.TimeNS = e.cfg.Now().UnixNano()
-	if len(e.log) >= maxLog {
-		e.log = append(e.log[:0], e.log[len(e.log)-maxLog/2:]...)
-	}
-	e.log = append(e.log, r)
+	e.log.Add(r.Seq, r)
 }
 
-// serveRequests handles GET (?since=SEQ) and DELETE /emulator/requests.
-func (e *Emulator) serveRequests(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet:
-		var since uint64
-		if s := r.URL.Query().Get("since"); s != "" {
-			n, err := strconv.ParseUint(s, 10, 64)
-			if err != nil {
-				http.Error(w, "since is a sequence number", http.StatusBadRequest)
-				return
-			}
-			since = n
-		}
-		reqs := e.Requests(since)
-		if reqs == nil {
-			reqs = []Request{}
-		}
-		writeJSON(w, reqs)
-	case http.MethodDelete:
-		e.ClearRequests()
-		w.WriteHeader(http.StatusNoContent)
-	default:
-		w.Header().Set("Allow", "GET, DELETE")
-		http.Error(w, "GET or DELETE", http.StatusMethodNotAllowed)
-	}
-}
-
-// writeJSON answers 200 with v as JSON.
-func writeJSON(w http.ResponseWriter, v any) {
+// writeJSON answers status with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -133,5 +109,6 @@ func writeJSON(w http.ResponseWriter, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
 }
