@@ -26,6 +26,10 @@ type Client struct {
 	mu       sync.Mutex
 	maxRange time.Duration // last Accept-Ranges seen, 0 if none
 	nextPoll time.Time     // last Expires seen on a listing
+
+	// pollTurn lets one listing by declarant at a time go out, no sooner than
+	// nextPoll: the poller and reconciliation share the declarant's polling budget.
+	pollTurn chan struct{}
 }
 
 // Option changes how New builds a Client.
@@ -80,6 +84,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		rt = o.wrap(rt)
 	}
 	c := &Client{
+		pollTurn:  make(chan struct{}, 1),
 		cfg:       cfg,
 		userAgent: cfg.UserAgent.String(),
 		loc:       cfg.Location,

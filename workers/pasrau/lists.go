@@ -72,8 +72,11 @@ func (c *Client) ListByFlux(ctx context.Context, idflux string, page, perPageInd
 
 // ListByDeclarant lists the declarant's returns published between start and
 // end (zero end: up to now), formatted yyyyMMddHHmmss in the client's
-// location. page and perPageIndex are as for ListByFlux. Honour
-// ListResult.NextPoll and MaxRange (or the RetryAfter of a 429).
+// location. page and perPageIndex are as for ListByFlux. One listing by
+// declarant goes out at a time per Client, and a new poll (page 1) never sooner
+// than the last answer's Expires allowed: a poll asked for before is answered
+// ErrRateLimited, with the wait as RetryAfter, without any request. Honour
+// MaxRange (or the RetryAfter of a 429).
 //
 // It returns an *Error: ErrInvalidArgument for a zero start, an end before
 // start, or bounds out of range (no request made); ErrUnknownDeclarant (404);
@@ -87,6 +90,21 @@ func (c *Client) ListByDeclarant(ctx context.Context, start, end time.Time, page
 	path := FormatTime(start, c.loc)
 	if !end.IsZero() {
 		path += "/" + FormatTime(end, c.loc)
+	}
+	select {
+	case c.pollTurn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, &Error{Op: OpListDeclarant, Kind: ErrNoAnswer, Cause: ctx.Err()}
+	}
+	defer func() { <-c.pollTurn }()
+	if page <= 1 {
+		c.mu.Lock()
+		next := c.nextPoll
+		c.mu.Unlock()
+		if wait := next.Sub(c.now()); wait > 0 {
+			return nil, &Error{Op: OpListDeclarant, Kind: ErrRateLimited, retryable: true, retryAfter: wait,
+				Cause: fmt.Errorf("not sent: PASRAU's Expires allows the next poll in %s", wait.Round(time.Second))}
+		}
 	}
 	return c.list(ctx, OpListDeclarant, joinURL(c.cfg.ListDeclarantURL, path), page, perPageIndex)
 }

@@ -137,16 +137,27 @@ func TestListByDeclarantPaginationAndConstraints(t *testing.T) {
 		t.Errorf("page 2: current %d flux %d, want 2 and 5", page2.PageCurrent, len(page2.Flux))
 	}
 
+	// A new poll before Expires is refused by the client itself: PASRAU never sees it.
+	before := len(h.requests("list-declarant"))
 	_, err = c.ListByDeclarant(ctx, start, end, 1, pasrau.PerPage25)
 	e := asError(t, err)
 	if !errors.Is(err, pasrau.ErrRateLimited) || !e.Retryable() || e.RetryAfter() < 29*time.Second || e.RetryAfter() > 31*time.Second {
 		t.Errorf("poll too soon: %v (retryable %v, after %v), want ErrRateLimited after about 30s", err, e.Retryable(), e.RetryAfter())
+	}
+	if after := len(h.requests("list-declarant")); after != before {
+		t.Errorf("a poll before Expires reached PASRAU (%d requests, want %d)", after, before)
+	}
+	// Another client of the same declarant (another replica) does not know the
+	// Expires: PASRAU answers 429 with the interval.
+	if _, err := h.client(h.config(alice())).ListByDeclarant(ctx, start, end, 1, pasrau.PerPage25); !errors.Is(err, pasrau.ErrRateLimited) {
+		t.Errorf("poll too soon from another client: %v, want ErrRateLimited", err)
 	}
 	h.clock.Advance(30 * time.Second)
 	_, err = c.ListByDeclarant(ctx, start.Add(-2*time.Hour), end, 1, 0)
 	if !errors.Is(err, pasrau.ErrRateLimited) {
 		t.Errorf("range of 2h: %v, want ErrRateLimited", err)
 	}
+	h.clock.Advance(asError(t, err).RetryAfter()) // the 429's own Expires
 	if _, err := c.ListByDeclarant(ctx, start, time.Time{}, 1, 0); err != nil {
 		t.Errorf("open range after the interval: %v", err)
 	}
@@ -157,7 +168,7 @@ func TestListByDeclarantPaginationAndConstraints(t *testing.T) {
 		}
 	}
 	if len(reasons) != 2 || reasons[0] != "interval" || reasons[1] != "range" {
-		t.Errorf("429 reasons = %v, want [interval range]", reasons)
+		t.Errorf("429 reasons = %v, want [interval range] (the first from the other client)", reasons)
 	}
 	if max, _ := c.PollingLimits(); max != time.Hour {
 		t.Errorf("PollingLimits max range = %v, want 1h", max)
