@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
@@ -17,10 +18,11 @@ import (
 )
 
 const publishUsage = `Usage: passerelle publish [flags] DATA.json
+       passerelle publish --account NAME --declaration FILE
 
 Publishes a submit event whose data is the JSON file DATA.json (see the schemas
-under schemas/ and their examples), and prints the event id to follow it with
-"passerelle watch".
+under schemas/ and their examples), or a declaration.submit for a PASRAU
+declaration file, and prints the event id to follow it with "passerelle watch".
 
 Flags:
   --nats URL            NATS server (default: $NATS_URL, else nats://127.0.0.1:4222)
@@ -28,6 +30,8 @@ Flags:
   --account NAME        set the data's account
   --document FILE       attach a PDF or flow file (Factur-X, UBL, CII) as the data's document:
                         inline up to --inline-max bytes, else through the Object Store
+  --declaration FILE    publish this PASRAU declaration file (UTF-8 or ISO-8859-1,
+                        detected) as a declaration.submit for --account
   --inline-max BYTES    (default 262144)
   --id ID               the event id (default: a new UUID); publishing the same id twice
                         is stored once
@@ -37,6 +41,7 @@ Flags:
 Examples:
   passerelle publish invoice.json
   passerelle publish --account acme --document F-2026-0002.pdf invoice-pdf.json
+  passerelle publish --account acme --declaration pasrau-2026-11.txt
 `
 
 func runPublish(ctx context.Context, e env, args []string) error {
@@ -45,6 +50,7 @@ func runPublish(ctx context.Context, e env, args []string) error {
 	typ := fs.String("type", events.TypeInvoiceSubmit, "")
 	account := fs.String("account", "", "")
 	document := fs.String("document", "", "")
+	declaration := fs.String("declaration", "", "")
 	inlineMax := fs.Int("inline-max", events.DefaultInlineMax, "")
 	id := fs.String("id", "", "")
 	structured := fs.Bool("structured", false, "")
@@ -52,21 +58,25 @@ func runPublish(ctx context.Context, e env, args []string) error {
 	if err := parseFlags(fs, publishUsage, e, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	switch {
+	case *declaration != "" && (fs.NArg() != 0 || *account == ""):
+		return &usageError{"publish: --declaration needs --account and no DATA.json\n\n" + publishUsage}
+	case *declaration == "" && fs.NArg() != 1:
 		return &usageError{"publish: exactly one DATA.json file is required\n\n" + publishUsage}
-	}
-	if *typ != events.TypeInvoiceSubmit && *typ != events.TypeDeclarationSubmit {
+	case *typ != events.TypeInvoiceSubmit && *typ != events.TypeDeclarationSubmit:
 		return &usageError{fmt.Sprintf("publish: --type %q is not invoice.submit or declaration.submit", *typ)}
 	}
-	raw, err := os.ReadFile(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	var data map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&data); err != nil {
-		return fmt.Errorf("publish: %s is not a JSON object: %w", fs.Arg(0), err)
+	data := map[string]any{}
+	if *declaration == "" {
+		raw, err := os.ReadFile(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&data); err != nil {
+			return fmt.Errorf("publish: %s is not a JSON object: %w", fs.Arg(0), err)
+		}
 	}
 	if *account != "" {
 		data["account"] = *account
@@ -79,6 +89,34 @@ func runPublish(ctx context.Context, e env, args []string) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return err
+	}
+	if *declaration != "" {
+		*typ = events.TypeDeclarationSubmit
+		content, err := os.ReadFile(*declaration)
+		if err != nil {
+			return err
+		}
+		file := events.DeclarationFile{FileName: filepath.Base(*declaration), Encoding: events.EncodingLatin1}
+		switch {
+		case utf8.Valid(content) && len(content) <= *inlineMax:
+			file.Encoding, file.Text = events.EncodingUTF8, string(content)
+		default:
+			if utf8.Valid(content) {
+				file.Encoding = events.EncodingUTF8
+			}
+			var obs jetstream.ObjectStore
+			if len(content) > *inlineMax {
+				if obs, err = js.ObjectStore(ctx, events.DocumentsBucket); err != nil {
+					return fmt.Errorf("publish: the file needs the Object Store bucket %s: %w (is passerelle set up on this NATS?)", events.DocumentsBucket, err)
+				}
+			}
+			doc, err := events.NewDocument(ctx, obs, file.FileName, "text/plain", content, *inlineMax)
+			if err != nil {
+				return err
+			}
+			file.Content, file.Object = doc.Content, doc.Object
+		}
+		data["file"] = file
 	}
 	if *document != "" {
 		content, err := os.ReadFile(*document)
@@ -100,9 +138,9 @@ func runPublish(ctx context.Context, e env, args []string) error {
 	if *id == "" {
 		*id = uuid.NewString()
 	}
-	subject, _ := data["invoice"].(map[string]any)
-	number, _ := subject["number"].(string)
-	ev, err := events.New(*typ, *id, number, data)
+	inv, _ := data["invoice"].(map[string]any)
+	subject, _ := inv["number"].(string)
+	ev, err := events.New(*typ, *id, subject, data)
 	if err != nil {
 		return err
 	}

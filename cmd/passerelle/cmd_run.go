@@ -49,7 +49,14 @@ func runRun(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg, err := accounts.Build(file, accountOptions(e, tel, cfg.UserAgent))
+	opts := accountOptions(e, tel, cfg.UserAgent)
+	sv := cfg.PASRAUSoftwareVersion
+	if sv == "" {
+		sv = version
+	}
+	opts.PASRAUSoftware = pasrau.UserAgent{Software: cfg.PASRAUSoftware, Version: sv, Editor: cfg.PASRAUEditor}
+	opts.PASRAUAttemptTimeout = cfg.DepositTimeout
+	reg, err := accounts.Build(file, opts)
 	if err != nil {
 		return err
 	}

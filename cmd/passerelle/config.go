@@ -45,6 +45,17 @@ type runConfig struct {
 	InvoicePollMax  time.Duration `env:"PASSERELLE_CHORUSPRO_INVOICE_POLL_MAX, default=6h"`
 	ReconcileWindow time.Duration `env:"PASSERELLE_CHORUSPRO_RECONCILE_WINDOW, default=24h"`
 
+	FluxPoll              time.Duration `env:"PASSERELLE_PASRAU_FLUX_POLL, default=2m"`
+	AccountPoll           time.Duration `env:"PASSERELLE_PASRAU_ACCOUNT_POLL, default=10m"`
+	PollLag               time.Duration `env:"PASSERELLE_PASRAU_POLL_LAG, default=2m"`
+	PollLookback          time.Duration `env:"PASSERELLE_PASRAU_POLL_LOOKBACK, default=24h"`
+	PASRAUReconcileWindow time.Duration `env:"PASSERELLE_PASRAU_RECONCILE_WINDOW, default=2h"`
+	DepositTimeout        time.Duration `env:"PASSERELLE_PASRAU_DEPOSIT_TIMEOUT, default=2m"`
+	InlineDocumentMax     int           `env:"PASSERELLE_PASRAU_INLINE_DOCUMENT_MAX, default=65536"`
+	PASRAUSoftware        string        `env:"PASSERELLE_PASRAU_SOFTWARE, default=passerelle"`
+	PASRAUSoftwareVersion string        `env:"PASSERELLE_PASRAU_SOFTWARE_VERSION"`
+	PASRAUEditor          string        `env:"PASSERELLE_PASRAU_EDITOR, default=passerelle"`
+
 	Replicas          int           `env:"PASSERELLE_REPLICAS, default=1"`
 	IntakeMaxAge      time.Duration `env:"PASSERELLE_INTAKE_MAX_AGE, default=720h"`
 	EventsMaxAge      time.Duration `env:"PASSERELLE_EVENTS_MAX_AGE, default=9600h"`
@@ -79,6 +90,8 @@ func loadRunConfig(ctx context.Context, getenv func(string) string) (*runConfig,
 		return nil, fmt.Errorf("configuration: PASSERELLE_REPLICAS is %d; JetStream replicas are 1, 3 or 5", c.Replicas)
 	case c.MaxDeliveries < 1:
 		return nil, fmt.Errorf("configuration: PASSERELLE_MAX_DELIVERIES must be at least 1")
+	case c.PASRAUReconcileWindow < c.DepositTimeout+2*time.Minute:
+		return nil, fmt.Errorf("configuration: PASSERELLE_PASRAU_RECONCILE_WINDOW (%s) must exceed PASSERELLE_PASRAU_DEPOSIT_TIMEOUT (%s) by two minutes, or a lost deposit could never be proven absent", c.PASRAUReconcileWindow, c.DepositTimeout)
 	}
 	return &c, nil
 }
@@ -107,6 +120,15 @@ func (c *runConfig) service() service.Config {
 	s.Invoice.InvoicePollMin = c.InvoicePollMin
 	s.Invoice.InvoicePollMax = c.InvoicePollMax
 	s.Invoice.ReconcileWindow = c.ReconcileWindow
+	s.Declaration.Retry.Budget = c.CallBudget
+	s.Declaration.AuthRetryDelay = c.AuthRetryDelay
+	s.Declaration.FluxPoll = c.FluxPoll
+	s.Declaration.AccountPoll = c.AccountPoll
+	s.Declaration.PollLag = c.PollLag
+	s.Declaration.PollLookback = c.PollLookback
+	s.Declaration.ReconcileWindow = c.PASRAUReconcileWindow
+	s.Declaration.DepositTimeout = c.DepositTimeout
+	s.Declaration.InlineDocumentMax = c.InlineDocumentMax
 	return s
 }
 

@@ -38,6 +38,7 @@ func commands() []command {
 		{"emulate", "run an administration API emulator for tests", emulateUsage, runEmulate},
 		{"publish", "publish a submit event from a JSON file", publishUsage, runPublish},
 		{"watch", "print status events as they arrive", watchUsage, runWatch},
+		{"validate", "check a PASRAU declaration file", validateUsage, runValidate},
 	}
 }
 

@@ -221,3 +221,22 @@ func TestDevDemo(t *testing.T) {
 		t.Fatal("dev did not stop within 30s of Ctrl-C")
 	}
 }
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"validate", "demo/guide-sample.txt"}, envOf(nil), nil, &out, io.Discard)
+	if err == nil || exitCode(err) != 1 {
+		t.Fatalf("validate of the guide's sample = %v, want problems (exit 1)", err)
+	}
+	if !strings.Contains(out.String(), "line 48 S21.G00.20.007") || !strings.Contains(out.String(), "stray quote") {
+		t.Errorf("the stray quote of line 48 is not reported:\n%s", out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"validate", "../../workers/pasrau/testdata/valid-declaration.txt"}, envOf(nil), nil, &out, io.Discard); err != nil {
+		t.Fatalf("validate of a valid file: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "53755096400010 2026-11") || !strings.Contains(out.String(), "valid") {
+		t.Errorf("the identity or the verdict is missing:\n%s", out.String())
+	}
+}

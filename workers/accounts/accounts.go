@@ -182,6 +182,8 @@ type Options struct {
 	UserAgent string
 	// PASRAUSoftware names the software in PASRAU's User-Agent header.
 	PASRAUSoftware pasrau.UserAgent
+	// PASRAUAttemptTimeout bounds one PASRAU call (pasrau's default when zero).
+	PASRAUAttemptTimeout time.Duration
 }
 
 // Build resolves the secrets of every account and builds its clients. It returns an
@@ -308,7 +310,7 @@ func buildPASRAU(name string, p *PASRAU, getenv func(string) string, opts Option
 	if err != nil {
 		return nil, err
 	}
-	cfg := pasrau.Config{Endpoints: ep, SIRET: p.SIRET, Nom: p.Nom, Prenom: p.Prenom, MotDePasse: pasrau.Secret(password), UserAgent: opts.PASRAUSoftware}
+	cfg := pasrau.Config{Endpoints: ep, SIRET: p.SIRET, Nom: p.Nom, Prenom: p.Prenom, MotDePasse: pasrau.Secret(password), UserAgent: opts.PASRAUSoftware, AttemptTimeout: opts.PASRAUAttemptTimeout}
 	if p.ExtraCAFile != "" {
 		if cfg.ExtraCAPEM, err = os.ReadFile(p.ExtraCAFile); err != nil {
 			return nil, fmt.Errorf("extraCaFile: %w", err)

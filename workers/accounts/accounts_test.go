@@ -24,13 +24,16 @@ func TestDeployAccountsFileParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"DEMO_PISTE_CLIENT_SECRET": "s", "DEMO_CHORUSPRO_PASSWORD": "p"}
+	env := map[string]string{"DEMO_PISTE_CLIENT_SECRET": "s", "DEMO_CHORUSPRO_PASSWORD": "p", "DEMO_PASRAU_PASSWORD": "demo-pasrau"}
 	reg, err := accounts.Build(f, accounts.Options{Getenv: func(k string) string { return env[k] }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a, ok := reg.ChorusPro("demo"); !ok || a.SupplierID != 26300001 {
 		t.Errorf("ChorusPro(demo) = %+v, %v", a, ok)
+	}
+	if a, ok := reg.PASRAU("demo"); !ok || a.SIRET != "53755096400010" {
+		t.Errorf("PASRAU(demo) = %+v, %v", a, ok)
 	}
 }
 
@@ -125,4 +128,28 @@ func selfSignedP12(t *testing.T, password string) []byte {
 		t.Fatal(err)
 	}
 	return p12
+}
+
+func TestPASRAUAccountErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		p    accounts.PASRAU
+		want string
+	}{
+		{"short password", accounts.PASRAU{Environment: "test", SIRET: "53755096400010", Nom: "DUPONT", Prenom: "Marie", Password: "s3cr3t"}, "MotDePasse"},
+		{"bad siret", accounts.PASRAU{Environment: "production", SIRET: "1234", Nom: "DUPONT", Prenom: "Marie", Password: "long-enough-s3cret"}, "SIRET"},
+		{"no environment", accounts.PASRAU{SIRET: "53755096400010", Nom: "DUPONT", Prenom: "Marie", Password: "long-enough-s3cret"}, `environment ""`},
+	}
+	for _, tt := range tests {
+		p := tt.p
+		_, err := accounts.Build(&accounts.File{Accounts: map[string]accounts.Account{"acme": {PASRAU: &p}}}, accounts.Options{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "account acme: pasrau") {
+			t.Errorf("%s: Build = %v, want an error about account acme's pasrau settings naming %q", tt.name, err, tt.want)
+			continue
+		}
+		if strings.Contains(err.Error(), string(p.Password)) {
+			t.Errorf("%s: error %q shows the password", tt.name, err)
+		}
+	}
 }

@@ -21,7 +21,7 @@ type PASRAU interface {
 	ListByFlux(ctx context.Context, idflux string, page, perPageIndex int) (*pasrau.ListResult, error)
 	ListByDeclarant(ctx context.Context, start, end time.Time, page, perPageIndex int) (*pasrau.ListResult, error)
 	Download(ctx context.Context, rawURL string) (*pasrau.Document, error)
-	FindDeposit(ctx context.Context, id pasrau.Identity, since, until time.Time) (*pasrau.DepositSearch, error)
+	FindDeposit(ctx context.Context, id pasrau.Identity, since, until time.Time, opts ...pasrau.FindOption) (*pasrau.DepositSearch, error)
 	PollingLimits() (maxRange time.Duration, nextPoll time.Time)
 }
 
@@ -59,8 +59,13 @@ type Config struct {
 	// PollLookback is how far back the first listing of a new account starts.
 	PollLookback time.Duration
 	// ReconcileWindow is how long a deposit whose outcome is unknown is looked for
-	// before it is reported unknown.
+	// before it is reported unknown. It must exceed DepositTimeout plus a minute:
+	// only then can a deposit be proven absent and sent again.
 	ReconcileWindow time.Duration
+	// DepositTimeout is the longest a deposit attempt can take (the PASRAU
+	// client's attempt timeout): a lost deposit is looked for among the flux
+	// registered up to that long after the attempt started.
+	DepositTimeout time.Duration
 	// InlineDocumentMax is the size up to which a return document travels inside
 	// its event; larger ones go to the Object Store.
 	InlineDocumentMax int
@@ -78,6 +83,7 @@ func DefaultConfig() Config {
 		PollLag:           2 * time.Minute,
 		PollLookback:      24 * time.Hour,
 		ReconcileWindow:   2 * time.Hour,
+		DepositTimeout:    pasrau.DefaultAttemptTimeout,
 		InlineDocumentMax: 64 << 10,
 		MaxFileSize:       50 << 20,
 	}
@@ -93,7 +99,7 @@ func (c Config) withDefaults() Config {
 		def time.Duration
 	}{
 		{&c.AuthRetryDelay, d.AuthRetryDelay}, {&c.FluxPoll, d.FluxPoll}, {&c.AccountPoll, d.AccountPoll},
-		{&c.PollLookback, d.PollLookback}, {&c.ReconcileWindow, d.ReconcileWindow},
+		{&c.PollLookback, d.PollLookback}, {&c.ReconcileWindow, d.ReconcileWindow}, {&c.DepositTimeout, d.DepositTimeout},
 	} {
 		if *p.v == 0 {
 			*p.v = p.def

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/workers/pasrau"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
@@ -43,6 +45,9 @@ func (h *followUp) Handle(ctx context.Context, d *runtime.Delivery) error {
 	if err := f.flush(ctx, &r); err != nil {
 		return err
 	}
+	if r.Step == stepSending && !r.final() {
+		return f.reconcileLater(ctx, key, &r, rev)
+	}
 	if r.final() || r.Step != stepDeposited {
 		if len(r.Pending) > 0 || confirmed > 0 {
 			r.Pending = nil
@@ -73,6 +78,29 @@ func (h *followUp) Handle(ctx context.Context, d *runtime.Delivery) error {
 		}
 	}
 	return f.scheduleFollowUp(ctx, key, &r, due{PublishedThrough: r.Seq, Polls: dd.Polls + 1}, f.cfg.FluxPoll)
+}
+
+// reconcileLater settles a deposit of unknown outcome from a follow-up: found, it
+// is deposited; proven absent, the kept file is deposited again; undetermined, the
+// returns are looked at again later, until ReconcileWindow is over.
+func (f *Flow) reconcileLater(ctx context.Context, key string, r *record, rev uint64) error {
+	acct, ok := f.deps.Accounts.PASRAU(r.Account)
+	if !ok {
+		return runtime.Retry(fmt.Errorf("account %q of declaration %s is no longer configured", r.Account, r.Identity.SIRET), time.Hour)
+	}
+	var file []byte
+	if r.FileObject != "" {
+		b, err := f.deps.Documents.GetBytes(ctx, r.FileObject)
+		if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return runtime.Retry(err, 0)
+		}
+		file = b
+	}
+	if file == nil {
+		return f.unknown(ctx, key, r, rev, "the deposit's outcome is unknown and the file kept to deposit it again is gone")
+	}
+	s := &submission{id: r.SubmitID, acct: acct, identity: r.Identity, file: file, key: key, hash: r.Hash}
+	return f.send(ctx, s, r, rev, true)
 }
 
 // Answer is called when a follow-up panicked: the declaration is not over, so no

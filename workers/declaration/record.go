@@ -31,6 +31,9 @@ type record struct {
 	// SendingSince is when the current deposit attempt started.
 	SendingSince time.Time `json:"sendingSince,omitzero"`
 	IDFlux       string    `json:"idflux,omitempty"`
+	// FileObject names the file kept in the Object Store while a deposit of
+	// unknown outcome is being reconciled by the follow-ups.
+	FileObject string `json:"fileObject,omitempty"`
 
 	State      string                     `json:"state"`
 	Seq        int                        `json:"seq"`

@@ -66,8 +66,9 @@ func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret
 		data.SubmitID, data.Declaration = sub.SubmitID, &id
 		ctx = sub.traceContext(ctx)
 	}
+	var rep *pasrau.Report
 	if ret.URL != "" {
-		if err := f.attachDocument(ctx, acct, ret, &data); err != nil {
+		if rep, err = f.attachDocument(ctx, acct, ret, &data); err != nil {
 			return nil, err
 		}
 	}
@@ -81,6 +82,11 @@ func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret
 	}
 	if _, err := f.deps.Publisher.Publish(ctx, subject, e); err != nil {
 		return nil, runtime.Retry(fmt.Errorf("publish return %s of flux %s: %w", ret.Key(), idflux, err), 0)
+	}
+	if sub == nil && ret.Nature == pasrau.NatureConformity && rep != nil {
+		if err := f.adoptByIdentity(ctx, idflux, rep); err != nil {
+			return nil, err
+		}
 	}
 	next := seenReturn{Version: data.Version, Fingerprint: fp, Statut: data.Statut, Summary: data.Summary}
 	if rev == 0 {
@@ -99,7 +105,7 @@ func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret
 // attachDocument downloads a return's document, summarises it and attaches it to
 // the event, inline when small, else through the Object Store. A purged document
 // is said so, not an error.
-func (f *Flow) attachDocument(ctx context.Context, acct *Account, ret pasrau.Return, data *events.DeclarationReturn) error {
+func (f *Flow) attachDocument(ctx context.Context, acct *Account, ret pasrau.Return, data *events.DeclarationReturn) (*pasrau.Report, error) {
 	var doc *pasrau.Document
 	err := f.call(ctx, acct.Name, true, func(ctx context.Context) error {
 		var err error
@@ -109,12 +115,12 @@ func (f *Flow) attachDocument(ctx context.Context, acct *Account, ret pasrau.Ret
 	switch {
 	case errors.Is(err, pasrau.ErrPurged):
 		data.DocumentUnavailable = "PASRAU no longer has this document: purged (documents are kept 3 months) or replaced by a newer version of the return"
-		return nil
+		return nil, nil
 	case errors.Is(err, pasrau.ErrHostNotAllowed), errors.Is(err, pasrau.ErrInvalidURL):
 		data.DocumentUnavailable = "not downloaded: " + err.Error()
-		return nil
+		return nil, nil
 	case err != nil:
-		return f.deferral(err)
+		return nil, f.deferral(err)
 	}
 	rep, perr := pasrau.ParseReport(doc.Body, nil)
 	if perr != nil {
@@ -128,10 +134,36 @@ func (f *Flow) attachDocument(ctx context.Context, acct *Account, ret pasrau.Ret
 	}
 	d, err := events.NewDocument(ctx, f.deps.Documents, name, ct, doc.Body, f.cfg.InlineDocumentMax)
 	if err != nil {
-		return runtime.Retry(err, 0)
+		return nil, runtime.Retry(err, 0)
 	}
 	data.Document = d
-	return nil
+	return rep, nil
+}
+
+// adoptByIdentity settles a deposit of unknown outcome from the returns the poller
+// reads anyway: a flux passerelle did not link to any submission, whose conformity
+// report identifies a declaration that is waiting in the sending step, is that
+// declaration's lost deposit.
+func (f *Flow) adoptByIdentity(ctx context.Context, idflux string, rep *pasrau.Report) error {
+	id, ok := rep.Identity()
+	if !ok {
+		return nil
+	}
+	key := ledgerKey(events.DeclarationIdentity{SIRET: id.SIRET, Month: id.Month, Nature: id.Nature, Type: id.Type, Fraction: id.Fraction, Test: id.EssaiReel == pasrau.EssaiTest})
+	var r record
+	rev, err := f.deps.Ledger.Get(ctx, key, &r)
+	switch {
+	case errors.Is(err, runtime.ErrNotFound):
+		return nil
+	case err != nil:
+		return runtime.Retry(err, 0)
+	case r.Step != stepSending || r.IDFlux != "":
+		return nil
+	case !rep.Registered.IsZero() && rep.Registered.Before(r.SendingSince.Add(-reconcileMargin)):
+		return nil // registered before this submission's attempt: an earlier deposit
+	}
+	f.log.InfoContext(ctx, "lost deposit found among the returns; not sending it again", "flux", idflux, "declaration", id.String())
+	return f.deposited(r.traceContext(ctx), key, &r, rev, &depositFound{idflux: idflux, report: rep})
 }
 
 // submissionOf returns the submission that deposited a flux, or nil when passerelle

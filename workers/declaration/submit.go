@@ -23,6 +23,10 @@ type submission struct {
 	hash     string
 }
 
+// reconcileMargin widens the window a lost deposit is looked for in, for clock skew
+// between passerelle and PASRAU.
+const reconcileMargin = time.Minute
+
 // maxResends bounds the deposits re-sent in one handling after their absence was proven.
 const maxResends = 3
 
@@ -117,7 +121,10 @@ func (f *Flow) send(ctx context.Context, s *submission, r *record, rev uint64, r
 		if reconcileFirst {
 			outcome, found, rerr := f.reconcile(ctx, s.acct, r)
 			if rerr != nil {
-				return f.deferral(rerr)
+				// The returns could not be read now: try again later, like an
+				// undetermined outcome.
+				f.log.WarnContext(ctx, "could not look for a lost deposit yet", "declaration", s.identity.SIRET, "err", rerr)
+				outcome = pasrau.DepositUndetermined
 			}
 			switch outcome {
 			case pasrau.DepositFound:
@@ -126,7 +133,7 @@ func (f *Flow) send(ctx context.Context, s *submission, r *record, rev uint64, r
 				if f.now().Sub(r.SendingSince) > f.cfg.ReconcileWindow {
 					return f.unknown(ctx, s.key, r, rev, "the deposit may have been registered by PASRAU and could not be found in the declarant's returns")
 				}
-				return runtime.Retry(errors.New("deposit outcome unknown: waiting for PASRAU's returns to tell"), f.cfg.FluxPoll)
+				return f.awaitReconcile(ctx, s, r, rev)
 			}
 			if resends >= maxResends {
 				return runtime.Retry(errors.New("deposit keeps failing with an unknown outcome"), f.cfg.FluxPoll)
@@ -154,6 +161,26 @@ func (f *Flow) send(ctx context.Context, s *submission, r *record, rev uint64, r
 	}
 }
 
+// awaitReconcile hands a deposit whose outcome is still unknown to the follow-ups:
+// the file is kept in the Object Store (the follow-up deposits it again if PASRAU's
+// returns prove the first attempt registered nothing), and the returns are looked
+// at again every FluxPoll until ReconcileWindow is over. The submit event is then
+// done with: its redeliveries would not tell more.
+func (f *Flow) awaitReconcile(ctx context.Context, s *submission, r *record, rev uint64) error {
+	if r.FileObject == "" {
+		name := "declarations/" + s.key
+		if _, err := f.deps.Documents.PutBytes(ctx, name, s.file); err != nil {
+			return runtime.Retry(fmt.Errorf("keep the declaration file for reconciliation: %w", err), 0)
+		}
+		r.FileObject = name
+		r.Pending = nil
+		if _, err := f.save(ctx, s.key, r, rev); err != nil {
+			return err
+		}
+	}
+	return f.scheduleFollowUp(ctx, s.key, r, due{PublishedThrough: r.Seq}, f.cfg.FluxPoll)
+}
+
 // depositFound is a registered deposit, from its AEE or from the returns.
 type depositFound struct {
 	idflux string
@@ -161,14 +188,21 @@ type depositFound struct {
 }
 
 // reconcile looks for the submission's last deposit attempt among the declarant's
-// returns around the time it was made.
+// returns registered around the time it was made (a margin for clock skew and for
+// an attempt as long as the call's budget), skipping the flux passerelle knows
+// it deposited for other declarations.
 func (f *Flow) reconcile(ctx context.Context, acct *Account, r *record) (pasrau.SearchOutcome, *depositFound, error) {
-	since := r.SendingSince.Add(-5 * time.Minute)
-	until := r.SendingSince.Add(f.cfg.Retry.Budget + 5*time.Minute)
+	since := r.SendingSince.Add(-reconcileMargin)
+	until := r.SendingSince.Add(max(f.cfg.Retry.Budget, f.cfg.DepositTimeout) + reconcileMargin)
+	known := func(idflux string) bool {
+		var link fluxLink
+		_, err := f.deps.Ledger.Get(ctx, fluxKey(idflux), &link)
+		return err == nil
+	}
 	var res *pasrau.DepositSearch
 	err := f.call(ctx, acct.Name, true, func(ctx context.Context) error {
 		var err error
-		res, err = acct.Client.FindDeposit(ctx, pasrauIdentity(r.Identity), since, until)
+		res, err = acct.Client.FindDeposit(ctx, pasrauIdentity(r.Identity), since, until, pasrau.Excluding(known))
 		return err
 	})
 	if err != nil {
@@ -183,6 +217,12 @@ func (f *Flow) reconcile(ctx context.Context, acct *Account, r *record) (pasrau.
 // deposited records a registered deposit, publishes it and plans the flux's follow-up.
 func (f *Flow) deposited(ctx context.Context, key string, r *record, rev uint64, d *depositFound) error {
 	r.Step, r.IDFlux = stepDeposited, d.idflux
+	if r.FileObject != "" {
+		if err := f.deps.Documents.Delete(ctx, r.FileObject); err != nil {
+			f.log.WarnContext(ctx, "could not delete the kept declaration file; it expires with the bucket's TTL", "object", r.FileObject, "err", err)
+		}
+		r.FileObject = ""
+	}
 	r.addStatus(events.DeclarationStatus{State: events.StateDeposited, IDFlux: d.idflux, Report: summaryOf(d.report)}, f.now())
 	if _, err := f.save(ctx, key, r, rev); err != nil {
 		return err

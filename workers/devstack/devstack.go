@@ -186,6 +186,7 @@ func ServiceConfig(httpListen string) service.Config {
 	c.Declaration.AccountPoll = 2 * time.Second
 	c.Declaration.PollLag = 0
 	c.Declaration.PollLookback = 10 * time.Minute
-	c.Declaration.ReconcileWindow = time.Minute
+	c.Declaration.ReconcileWindow = 3 * time.Minute
+	c.Declaration.DepositTimeout = 10 * time.Second // the dev clients' attempt timeout
 	return c
 }

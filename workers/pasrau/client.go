@@ -26,10 +26,23 @@ type Client struct {
 	mu       sync.Mutex
 	maxRange time.Duration // last Accept-Ranges seen, 0 if none
 	nextPoll time.Time     // last Expires seen on a listing
+	interval time.Duration // the interval that Expires last announced
+	lastPoll time.Time     // when the last poll (page 1 by declarant) was sent
 
 	// pollTurn lets one listing by declarant at a time go out, no sooner than
 	// nextPoll: the poller and reconciliation share the declarant's polling budget.
 	pollTurn chan struct{}
+}
+
+// earliestPoll is when the next poll may go: not before the last Expires, and
+// not before the announced interval after the last poll sent, answered or not (a
+// poll whose answer was lost still counts for PASRAU). The caller holds c.mu.
+func (c *Client) earliestPoll() time.Time {
+	next := c.nextPoll
+	if after := c.lastPoll.Add(c.interval); c.interval > 0 && after.After(next) {
+		next = after
+	}
+	return next
 }
 
 // Option changes how New builds a Client.
@@ -142,7 +155,7 @@ func hostSet(hosts []string) map[string]bool {
 func (c *Client) PollingLimits() (maxRange time.Duration, nextPoll time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.maxRange, c.nextPoll
+	return c.maxRange, c.earliestPoll()
 }
 
 // Location returns the zone the client reads and writes PASRAU times in.

@@ -99,11 +99,15 @@ func (c *Client) ListByDeclarant(ctx context.Context, start, end time.Time, page
 	defer func() { <-c.pollTurn }()
 	if page <= 1 {
 		c.mu.Lock()
-		next := c.nextPoll
+		now := c.now()
+		wait := c.earliestPoll().Sub(now)
+		if wait <= 0 {
+			c.lastPoll = now
+		}
 		c.mu.Unlock()
-		if wait := next.Sub(c.now()); wait > 0 {
+		if wait > 0 {
 			return nil, &Error{Op: OpListDeclarant, Kind: ErrRateLimited, retryable: true, retryAfter: wait,
-				Cause: fmt.Errorf("not sent: PASRAU's Expires allows the next poll in %s", wait.Round(time.Second))}
+				Cause: fmt.Errorf("not sent: PASRAU's polling interval allows the next poll in %s", wait.Round(time.Second))}
 		}
 	}
 	return c.list(ctx, OpListDeclarant, joinURL(c.cfg.ListDeclarantURL, path), page, perPageIndex)
@@ -159,6 +163,9 @@ func (c *Client) notePolling(ex *exchange) (time.Duration, time.Time) {
 	}
 	if !nextPoll.IsZero() {
 		c.nextPoll = nextPoll
+		if interval := nextPoll.Sub(ex.at); interval > 0 {
+			c.interval = interval
+		}
 	}
 	return maxRange, nextPoll
 }

@@ -60,12 +60,20 @@ type DepositSearch struct {
 // deposit has no effect, so depositing again is safe) or carries another
 // identity. When a flux has no nature 11 yet the outcome is undetermined.
 //
+// Options: Excluding skips the flux the caller knows carry other declarations
+// (those it deposited itself), sparing their listing and download.
+//
 // It returns ErrInvalidArgument (no request made) for an empty SIRET or month,
 // a zero since, an until before since, or a window wider than the range PASRAU
 // announced (DefaultSearchRange until it does); otherwise the errors of
-// ListByDeclarant, ListByFlux and Download (a 429 is retryable after its
-// RetryAfter).
-func (c *Client) FindDeposit(ctx context.Context, id Identity, since, until time.Time) (*DepositSearch, error) {
+// ListByDeclarant (a 429 is retryable after its RetryAfter), and the
+// non-retryable errors of ListByFlux and Download; a flux that cannot be read
+// for a retryable reason is reported Pending, and the search goes on.
+func (c *Client) FindDeposit(ctx context.Context, id Identity, since, until time.Time, opts ...FindOption) (*DepositSearch, error) {
+	var fo findOptions
+	for _, o := range opts {
+		o(&fo)
+	}
 	maxRange, _ := c.PollingLimits()
 	if maxRange == 0 {
 		maxRange = DefaultSearchRange
@@ -85,8 +93,18 @@ func (c *Client) FindDeposit(ctx context.Context, id Identity, since, until time
 	}
 	res := &DepositSearch{Checked: len(candidates)}
 	for _, fluxID := range candidates {
+		if fo.known != nil && fo.known(fluxID) {
+			continue
+		}
 		report, state, err := c.fluxIdentity(ctx, fluxID)
-		if err != nil {
+		var e *Error
+		switch {
+		case err != nil && errors.As(err, &e) && e.Retryable():
+			// Unreadable for now: the flux stays a candidate, the search goes on
+			// (the declaration may be in another flux).
+			res.Pending = append(res.Pending, fluxID)
+			continue
+		case err != nil:
 			return nil, fmt.Errorf("pasrau: find deposit: flux %s: %w", fluxID, err)
 		}
 		switch state {
@@ -106,6 +124,19 @@ func (c *Client) FindDeposit(ctx context.Context, id Identity, since, until time
 		res.Outcome = DepositAbsent
 	}
 	return res, nil
+}
+
+// FindOption tunes FindDeposit.
+type FindOption func(*findOptions)
+
+type findOptions struct {
+	known func(idflux string) bool
+}
+
+// Excluding makes FindDeposit skip the flux for which known returns true: flux
+// the caller knows carry another declaration.
+func Excluding(known func(idflux string) bool) FindOption {
+	return func(o *findOptions) { o.known = known }
 }
 
 // registeredIn returns the flux with a nature 10 return published in the
