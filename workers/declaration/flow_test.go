@@ -387,3 +387,42 @@ func TestDeclarationRestart(t *testing.T) {
 	}
 	checkReturnVersions(t, h.returns())
 }
+
+// TestTwoReplicasShareOnePoller runs two replicas: they share the work, one of
+// them at a time polls the account (PASRAU never refuses a listing for coming too
+// soon, which two pollers would make it do), and when the replicas stop one after
+// the other the survivor takes the polling over.
+func TestTwoReplicasShareOnePoller(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two replicas")
+	}
+	t.Parallel()
+	h := newHarness(t, pasrautest.Config{MinInterval: 2 * time.Second})
+	h.Config.AckWait = 3 * time.Second // a dead poller's poll is taken over quickly
+	h.Config.Declaration.AccountPoll = time.Second
+	stopA := h.StartService()
+	h.StartService()
+	var ids []string
+	for i := range 20 {
+		ids = append(ids, h.publish(events.DeclarationFile{Encoding: events.EncodingUTF8, Text: validText(t, 1+i%12, 2040+i/12, "")}))
+	}
+	h.WaitFinal(2*time.Minute, ids...)
+	stopA()
+	last := h.publish(events.DeclarationFile{Encoding: events.EncodingUTF8, Text: validText(t, 1, 2050, "")})
+	h.WaitFinal(time.Minute, last)
+	flux := h.final(last).IDFlux
+	h.WaitFor(time.Minute, "the returns of a declaration deposited after a replica stopped", func() bool {
+		for _, r := range h.returns()[flux] {
+			if r.Nature == pasrau.NatureDGFIPNominative && r.Statut == "OK" {
+				return true
+			}
+		}
+		return false
+	})
+	for _, r := range h.Stack.PASRAU.Requests(0) {
+		if r.Op == "list-declarant" && r.Status == 429 {
+			t.Errorf("a listing was refused (%s): two replicas polled at once", r.Reason429)
+		}
+	}
+	checkReturnVersions(t, h.returns())
+}
