@@ -59,6 +59,7 @@ func DerivedID(parts ...string) string {
 type Publisher struct {
 	js     jetstream.JetStream
 	tracer trace.Tracer
+	sent   func(ctx context.Context, destination string)
 }
 
 // PublisherOption configures a Publisher.
@@ -67,6 +68,12 @@ type PublisherOption func(*Publisher)
 // WithTracerProvider makes the Publisher record a producer span per event.
 func WithTracerProvider(tp trace.TracerProvider) PublisherOption {
 	return func(p *Publisher) { p.tracer = tp.Tracer("github.com/passerelle-dev/passerelle/events") }
+}
+
+// WithSentCounter makes the Publisher call sent after each event it publishes,
+// with the event's type.
+func WithSentCounter(sent func(ctx context.Context, destination string)) PublisherOption {
+	return func(p *Publisher) { p.sent = sent }
 }
 
 // NewPublisher returns a Publisher over js.
@@ -81,9 +88,12 @@ func NewPublisher(js jetstream.JetStream, opts ...PublisherOption) *Publisher {
 // Publish sends e on subject and waits for the stream's acknowledgement. A publish
 // deduplicated by the stream is a success (the ack's Duplicate field is set). It
 // returns an error when e is invalid or JetStream does not acknowledge it.
-func (p *Publisher) Publish(ctx context.Context, subject string, e *event.Event) (*jetstream.PubAck, error) {
+//
+// links, when given, are added to the producer span (see Resume).
+func (p *Publisher) Publish(ctx context.Context, subject string, e *event.Event, links ...trace.Link) (*jetstream.PubAck, error) {
 	ctx, span := p.tracer.Start(ctx, "send "+e.Type(),
 		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithLinks(links...),
 		trace.WithAttributes(
 			attribute.String("messaging.system", "nats"),
 			attribute.String("messaging.operation.type", "send"),
@@ -112,5 +122,8 @@ func (p *Publisher) Publish(ctx context.Context, subject string, e *event.Event)
 		return nil, err
 	}
 	span.SetAttributes(attribute.Bool("messaging.nats.duplicate", ack.Duplicate))
+	if p.sent != nil && !ack.Duplicate {
+		p.sent(ctx, e.Type())
+	}
 	return ack, nil
 }

@@ -124,3 +124,28 @@ func TraceHeader(traceparent, tracestate string) nats.Header {
 	}
 	return h
 }
+
+// Resume prepares the context of work that continues a stored trace later (a
+// follow-up days after the submission): spans started from the returned context
+// are children of the stored trace context, and the returned links point to the
+// span that was current in ctx (the follow-up's own), so that both traces lead to
+// each other. When ctx already belongs to the stored trace, it is returned as is.
+func Resume(ctx context.Context, traceparent, tracestate string) (context.Context, []trace.Link) {
+	if traceparent == "" {
+		return ctx, nil
+	}
+	c := propagation.MapCarrier{TraceParent: traceparent}
+	if tracestate != "" {
+		c[TraceState] = tracestate
+	}
+	stored := trace.SpanContextFromContext(TraceContext().Extract(context.Background(), c))
+	current := trace.SpanContextFromContext(ctx)
+	if !stored.IsValid() || current.TraceID() == stored.TraceID() {
+		return ctx, nil
+	}
+	var links []trace.Link
+	if current.IsValid() {
+		links = append(links, trace.Link{SpanContext: current})
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, stored), links
+}

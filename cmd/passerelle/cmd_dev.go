@@ -73,8 +73,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer stack.Close()
-	opts := accountOptions(e, tel, "")
-	reg, err := stack.Accounts(opts.ChorusPro, opts.PASRAU)
+	reg, err := stack.Accounts(tel)
 	if err != nil {
 		return err
 	}

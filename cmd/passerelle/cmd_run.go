@@ -5,11 +5,7 @@ import (
 	"flag"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"net/http"
-
 	"github.com/passerelle-dev/passerelle/workers/accounts"
-	"github.com/passerelle-dev/passerelle/workers/choruspro"
 	"github.com/passerelle-dev/passerelle/workers/pasrau"
 	"github.com/passerelle-dev/passerelle/workers/service"
 	"github.com/passerelle-dev/passerelle/workers/telemetry"
@@ -49,7 +45,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := accountOptions(e, tel, cfg.UserAgent)
+	opts := accounts.Options{Getenv: e.getenv, Telemetry: tel, UserAgent: cfg.UserAgent}
 	sv := cfg.PASRAUSoftwareVersion
 	if sv == "" {
 		sv = version
@@ -70,19 +66,6 @@ func runRun(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	return svc.Run(ctx)
-}
-
-// accountOptions instruments the clients of every account.
-func accountOptions(e env, tel *telemetry.Telemetry, userAgent string) accounts.Options {
-	wrap := func(rt http.RoundTripper) http.RoundTripper {
-		return otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(tel.TracerProvider), otelhttp.WithMeterProvider(tel.MeterProvider))
-	}
-	return accounts.Options{
-		Getenv:    e.getenv,
-		UserAgent: userAgent,
-		ChorusPro: []choruspro.Option{choruspro.WithTransportWrapper(wrap)},
-		PASRAU:    []pasrau.Option{pasrau.WithTransportWrapper(wrap)},
-	}
 }
 
 func shutdownTelemetry(tel *telemetry.Telemetry) {

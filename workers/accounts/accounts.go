@@ -8,6 +8,7 @@ package accounts
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/passerelle-dev/passerelle/workers/declaration"
 	"github.com/passerelle-dev/passerelle/workers/invoice"
 	"github.com/passerelle-dev/passerelle/workers/pasrau"
+	"github.com/passerelle-dev/passerelle/workers/telemetry"
 )
 
 // File is the accounts file.
@@ -176,9 +178,10 @@ type Registry struct {
 
 // Options are passed to the clients built by Build.
 type Options struct {
-	Getenv    func(string) string
-	ChorusPro []choruspro.Option
-	PASRAU    []pasrau.Option
+	Getenv func(string) string
+	// Telemetry, when set, instruments every client: a span per HTTP attempt,
+	// upstream latency and token metrics.
+	Telemetry *telemetry.Telemetry
 	UserAgent string
 	// PASRAUSoftware names the software in PASRAU's User-Agent header.
 	PASRAUSoftware pasrau.UserAgent
@@ -260,7 +263,7 @@ func buildChorusPro(name string, c *ChorusPro, getenv func(string) string, opts 
 	if c.SupplierID <= 0 || c.UserID <= 0 {
 		return nil, errors.New("supplierId and userId (Chorus Pro structure and technical user ids) are required")
 	}
-	client, err := choruspro.New(cfg, opts.ChorusPro...)
+	client, err := choruspro.New(cfg, ChorusProOptions(opts.Telemetry, name)...)
 	if err != nil {
 		return nil, err
 	}
@@ -321,11 +324,32 @@ func buildPASRAU(name string, p *PASRAU, getenv func(string) string, opts Option
 			return nil, fmt.Errorf("location: %w", err)
 		}
 	}
-	client, err := pasrau.New(cfg, opts.PASRAU...)
+	client, err := pasrau.New(cfg, PASRAUOptions(opts.Telemetry, name)...)
 	if err != nil {
 		return nil, err
 	}
 	return &declaration.Account{Name: name, SIRET: p.SIRET, Client: client}, nil
+}
+
+// ChorusProOptions instruments the Chorus Pro client of account (none when tel is nil).
+func ChorusProOptions(tel *telemetry.Telemetry, account string) []choruspro.Option {
+	if tel == nil {
+		return nil
+	}
+	return []choruspro.Option{
+		choruspro.WithTransportWrapper(tel.HTTPTransport("choruspro", account)),
+		choruspro.WithTokenObserver(func(ctx context.Context, _ time.Duration, err error) {
+			tel.Metrics.TokenRefresh(ctx, "choruspro", account, err)
+		}),
+	}
+}
+
+// PASRAUOptions instruments the PASRAU client of account (none when tel is nil).
+func PASRAUOptions(tel *telemetry.Telemetry, account string) []pasrau.Option {
+	if tel == nil {
+		return nil
+	}
+	return []pasrau.Option{pasrau.WithTransportWrapper(tel.HTTPTransport("pasrau", account))}
 }
 
 // ChorusPro returns the Chorus Pro account name, if configured.

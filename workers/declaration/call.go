@@ -3,6 +3,7 @@ package declaration
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/passerelle-dev/passerelle/workers/pasrau"
 	"github.com/passerelle-dev/passerelle/workers/retry"
@@ -12,7 +13,29 @@ import (
 // call runs one PASRAU operation under the retry policy and the account's gate.
 // A deposit (idempotent false) is never retried once it may have been registered.
 func (f *Flow) call(ctx context.Context, account string, idempotent bool, op func(ctx context.Context) error) error {
-	return f.cfg.Retry.Do(ctx, f.gate(account), idempotent, func(ctx context.Context, _ int) error { return op(ctx) })
+	p := f.cfg.Retry
+	p.OnRetry = func(ctx context.Context, cause string, _ int, _ time.Duration) {
+		f.deps.Metrics.Retry(ctx, upstream, cause)
+	}
+	err := p.Do(ctx, f.gate(account), idempotent, func(ctx context.Context, _ int) error { return op(ctx) })
+	f.watchAuth(account, err)
+	return err
+}
+
+// upstream names PASRAU in metrics and health.
+const upstream = "pasrau"
+
+// watchAuth tells the AuthWatch whether the account's credentials were refused.
+func (f *Flow) watchAuth(account string, err error) {
+	if f.deps.Auth == nil {
+		return
+	}
+	switch {
+	case errors.Is(err, pasrau.ErrBadCredentials), errors.Is(err, pasrau.ErrTokenRejected), errors.Is(err, pasrau.ErrForbidden), errors.Is(err, pasrau.ErrNotRegistered):
+		f.deps.Auth.Refused(upstream, account, err)
+	case err == nil:
+		f.deps.Auth.Accepted(upstream, account)
+	}
 }
 
 // outcomeUnknown reports whether a failed deposit may nevertheless have been registered.

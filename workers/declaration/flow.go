@@ -13,6 +13,7 @@ import (
 	"github.com/passerelle-dev/passerelle/workers/pasrau"
 	"github.com/passerelle-dev/passerelle/workers/retry"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
+	"github.com/passerelle-dev/passerelle/workers/telemetry"
 )
 
 // PASRAU is what the flow calls on PASRAU (a *pasrau.Client).
@@ -129,6 +130,17 @@ type Deps struct {
 	// FollowUps is the follow-up stream, read to see whether an account's poll
 	// is already planned.
 	FollowUps jetstream.Stream
+	// Metrics records the flow's metrics (nil: none).
+	Metrics *telemetry.Metrics
+	// Auth is told when an account's credentials are refused or accepted (nil: nobody).
+	Auth AuthWatch
+}
+
+// AuthWatch follows the accounts whose credentials an administration refuses, for
+// readiness and alerts.
+type AuthWatch interface {
+	Refused(upstream, account string, err error)
+	Accepted(upstream, account string)
 }
 
 // Flow is the declaration flow.

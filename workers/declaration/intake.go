@@ -67,7 +67,7 @@ func (h *intakeHandler) Handle(ctx context.Context, d *runtime.Delivery) error {
 	f := h.f
 	n := intake.Decode(ctx, d)
 	var sub events.DeclarationSubmit
-	if err := n.Check(events.TypeDeclarationSubmit, f.deps.Schemas, &sub); err != nil {
+	if err := n.Check(ctx, events.TypeDeclarationSubmit, f.deps.Schemas, &sub); err != nil {
 		return err
 	}
 	e := n.Event

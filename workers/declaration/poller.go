@@ -90,7 +90,13 @@ func (h *poller) Handle(ctx context.Context, d *runtime.Delivery) error {
 	// One listing, not retried in-process: a 429 means "wait" (or "narrower"), and
 	// the poll is planned again accordingly.
 	res, err := acct.Client.ListByDeclarant(ctx, c.From, end, c.Page, perPageIndex)
+	f.watchAuth(name, err)
 	if errors.Is(err, pasrau.ErrRateLimited) {
+		by := "pasrau"
+		if pe := (*pasrau.Error)(nil); errors.As(err, &pe) && pe.HTTPStatus == 0 {
+			by = "passerelle" // held back before Expires, no request sent
+		}
+		f.deps.Metrics.RateLimited(ctx, name, by)
 		maxRange, nextPoll := acct.Client.PollingLimits()
 		if maxRange > 0 {
 			c.MaxRange = maxRange
@@ -106,8 +112,10 @@ func (h *poller) Handle(ctx context.Context, d *runtime.Delivery) error {
 		return f.schedulePoll(ctx, name, c.NextPoll)
 	}
 	if err != nil {
+		f.deps.Metrics.Poll(ctx, name, "error")
 		return f.deferral(err)
 	}
+	f.deps.Metrics.Poll(ctx, name, "ok")
 	for _, fl := range res.Flux {
 		for _, ret := range fl.Returns {
 			if _, err := f.emitReturn(ctx, acct, fl.ID, ret); err != nil {

@@ -1,7 +1,6 @@
 package declaration
 
 import (
-	"context"
 	"time"
 
 	"github.com/passerelle-dev/passerelle/events"
@@ -67,10 +66,6 @@ func (r *record) addStatus(s events.DeclarationStatus, now time.Time) {
 		r.Step = stepFinal
 	}
 	r.Pending = append(r.Pending, s)
-}
-
-func (r *record) traceContext(ctx context.Context) context.Context {
-	return events.WithTrace(ctx, r.TraceParent, r.TraceState)
 }
 
 // ledgerKey is the business key of a declaration: its identity. Two deposits of

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/workers/pasrau"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
@@ -61,10 +63,11 @@ func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret
 	if err != nil {
 		return nil, err
 	}
+	var links []trace.Link
 	if sub != nil {
 		id := sub.Identity
 		data.SubmitID, data.Declaration = sub.SubmitID, &id
-		ctx = sub.traceContext(ctx)
+		ctx, links = events.Resume(ctx, sub.TraceParent, sub.TraceState)
 	}
 	var rep *pasrau.Report
 	if ret.URL != "" {
@@ -80,7 +83,7 @@ func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.deps.Publisher.Publish(ctx, subject, e); err != nil {
+	if _, err := f.deps.Publisher.Publish(ctx, subject, e, links...); err != nil {
 		return nil, runtime.Retry(fmt.Errorf("publish return %s of flux %s: %w", ret.Key(), idflux, err), 0)
 	}
 	if sub == nil && ret.Nature == pasrau.NatureConformity && rep != nil {
@@ -163,7 +166,7 @@ func (f *Flow) adoptByIdentity(ctx context.Context, idflux string, rep *pasrau.R
 		return nil // registered before this submission's attempt: an earlier deposit
 	}
 	f.log.InfoContext(ctx, "lost deposit found among the returns; not sending it again", "flux", idflux, "declaration", id.String())
-	return f.deposited(r.traceContext(ctx), key, &r, rev, &depositFound{idflux: idflux, report: rep})
+	return f.deposited(ctx, key, &r, rev, &depositFound{idflux: idflux, report: rep})
 }
 
 // submissionOf returns the submission that deposited a flux, or nil when passerelle

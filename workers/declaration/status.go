@@ -16,10 +16,11 @@ func statusID(submitID string, seq int, state string) string {
 	return events.DerivedID(events.TypeDeclarationStatus, submitID, strconv.Itoa(seq), state)
 }
 
-// flush publishes the record's pending status events, in order, under the
-// submission's trace context. The caller clears them in its next ledger write.
+// flush publishes the record's pending status events, in order, in the
+// submission's trace (linked to the follow-up's own when it publishes them). The
+// caller clears them in its next ledger write.
 func (f *Flow) flush(ctx context.Context, r *record) error {
-	ctx = r.traceContext(ctx)
+	ctx, links := events.Resume(ctx, r.TraceParent, r.TraceState)
 	for _, s := range r.Pending {
 		subject, err := events.Subject(events.TypeDeclarationStatus, s.Account)
 		if err != nil {
@@ -29,8 +30,13 @@ func (f *Flow) flush(ctx context.Context, r *record) error {
 		if err != nil {
 			return err
 		}
-		if _, err := f.deps.Publisher.Publish(ctx, subject, e); err != nil {
+		ack, err := f.deps.Publisher.Publish(ctx, subject, e, links...)
+		if err != nil {
 			return runtime.Retry(fmt.Errorf("publish %s status of %s: %w", s.State, s.SubmitID, err), 0)
+		}
+		if s.Final && !ack.Duplicate {
+			f.deps.Metrics.Submission(ctx, "declaration", s.Account, s.State)
+			f.deps.Metrics.LedgerStep(ctx, "declaration", stepFinal)
 		}
 	}
 	return nil

@@ -45,6 +45,7 @@ func (f *Flow) submit(ctx context.Context, s *submission) error {
 		if err != nil {
 			return runtime.Retry(err, 0)
 		}
+		f.deps.Metrics.LedgerStep(ctx, "declaration", stepReceived)
 	case err != nil:
 		return runtime.Retry(err, 0)
 	case r.SubmitID != s.id && r.reusable():
@@ -144,6 +145,7 @@ func (f *Flow) send(ctx context.Context, s *submission, r *record, rev uint64, r
 		if rev, err = f.save(ctx, s.key, r, rev); err != nil {
 			return err
 		}
+		f.deps.Metrics.LedgerStep(ctx, "declaration", stepSending)
 		var res *pasrau.DepositResult
 		err = f.call(ctx, s.acct.Name, false, func(ctx context.Context) error {
 			var err error
@@ -227,6 +229,7 @@ func (f *Flow) deposited(ctx context.Context, key string, r *record, rev uint64,
 	if _, err := f.save(ctx, key, r, rev); err != nil {
 		return err
 	}
+	f.deps.Metrics.LedgerStep(ctx, "declaration", stepDeposited)
 	if err := f.link(ctx, d.idflux, key); err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/passerelle-dev/passerelle/workers/pasrau"
 	"github.com/passerelle-dev/passerelle/workers/pasrau/pasrautest"
 	"github.com/passerelle-dev/passerelle/workers/service"
+	"github.com/passerelle-dev/passerelle/workers/telemetry"
 )
 
 // DemoAccount is the account the dev stack configures, named by the schema examples.
@@ -132,13 +133,14 @@ func (s *Stack) Connect(name string) (*nats.Conn, error) {
 }
 
 // Accounts returns the demo account wired to the emulators.
-func (s *Stack) Accounts(cpOpts []choruspro.Option, prOpts []pasrau.Option) (*accounts.Registry, error) {
+// tel, when not nil, instruments the clients.
+func (s *Stack) Accounts(tel *telemetry.Telemetry) (*accounts.Registry, error) {
 	client, err := choruspro.New(choruspro.Config{
 		BaseURL: s.ChorusProURL + "/cpro", Auth: choruspro.AuthPISTE, TokenURL: s.ChorusProURL + "/api/oauth/token",
 		ClientID: chorusprotest.SeedClientID, ClientSecret: chorusprotest.SeedClientSecret,
 		Login: chorusprotest.SeedLogin, Password: chorusprotest.SeedPassword, AllowHTTP: true,
 		Timeout: 10 * time.Second,
-	}, cpOpts...)
+	}, accounts.ChorusProOptions(tel, DemoAccount)...)
 	if err != nil {
 		return nil, fmt.Errorf("devstack: Chorus Pro client: %w", err)
 	}
@@ -154,7 +156,7 @@ func (s *Stack) Accounts(cpOpts []choruspro.Option, prOpts []pasrau.Option) (*ac
 		},
 		SIRET: demo.SIRET, Nom: demo.Nom, Prenom: demo.Prenom, MotDePasse: pasrau.Secret(demo.MotDePasse),
 		UserAgent: pasrau.UserAgent{Software: "passerelle", Version: "dev", Editor: "passerelle"}, AttemptTimeout: 10 * time.Second,
-	}, prOpts...)
+	}, accounts.PASRAUOptions(tel, DemoAccount)...)
 	if err != nil {
 		return nil, fmt.Errorf("devstack: PASRAU client: %w", err)
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/schemas"
@@ -52,12 +54,20 @@ func Trace(ctx context.Context, d *runtime.Delivery) context.Context {
 
 // Check verifies that the decoded event is of type typ with JSON data matching
 // typ's schema, and reads the data into into (a pointer), with exact numbers. Every
-// failure is runtime.Invalid, saying what is wrong and where.
-func (n *Note) Check(typ string, v *schemas.Validator, into any) error {
+// failure is runtime.Invalid, saying what is wrong and where. It labels the span of
+// ctx with the event's CloudEvents attributes.
+func (n *Note) Check(ctx context.Context, typ string, v *schemas.Validator, into any) error {
 	if n.Err != nil {
 		return runtime.Invalid(n.Err)
 	}
 	e := n.Event
+	trace.SpanFromContext(ctx).SetAttributes(
+		attribute.String("messaging.message.id", e.ID()),
+		attribute.String("cloudevents.event_id", e.ID()),
+		attribute.String("cloudevents.event_source", e.Source()),
+		attribute.String("cloudevents.event_type", e.Type()),
+		attribute.String("cloudevents.event_subject", e.Subject()),
+	)
 	if e.Type() != typ {
 		return runtime.Invalid(Problem(typ, "type", fmt.Sprintf("event type %q is not %q: an event's type must equal the subject it is published on", e.Type(), typ)))
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/passerelle-dev/passerelle/workers/choruspro"
 	"github.com/passerelle-dev/passerelle/workers/retry"
@@ -16,8 +18,23 @@ import (
 func (f *Flow) call(ctx context.Context, account string, idempotent bool, op func(ctx context.Context) error) error {
 	p := f.cfg.Retry
 	p.Classify = func(err error) retry.Class { return classify(err, idempotent) }
-	return p.Do(ctx, f.gate(account), idempotent, func(ctx context.Context, _ int) error { return op(ctx) })
+	p.OnRetry = func(ctx context.Context, cause string, _ int, _ time.Duration) {
+		f.deps.Metrics.Retry(ctx, upstream, cause)
+	}
+	err := p.Do(ctx, f.gate(account), idempotent, func(ctx context.Context, _ int) error { return op(ctx) })
+	if f.deps.Auth != nil {
+		switch {
+		case errors.Is(err, choruspro.ErrAuth), errors.Is(err, choruspro.ErrForbidden):
+			f.deps.Auth.Refused(upstream, account, err)
+		case err == nil:
+			f.deps.Auth.Accepted(upstream, account)
+		}
+	}
+	return err
 }
+
+// upstream names Chorus Pro in metrics and health.
+const upstream = "choruspro"
 
 // classify reads a Chorus Pro error for the retry layer.
 func classify(err error, idempotent bool) retry.Class {
@@ -30,13 +47,13 @@ func classify(err error, idempotent bool) retry.Class {
 	case 0:
 		c.Cause = "network"
 	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
-		c.Cause = "5xx"
+		c.Cause = strconv.Itoa(ce.HTTPStatus)
 		if !idempotent {
 			// A gateway error does not say whether the backend applied the deposit.
 			c.Retryable, c.Unknown = false, true
 		}
 	default:
-		c.Cause = http.StatusText(ce.HTTPStatus)
+		c.Cause = strconv.Itoa(ce.HTTPStatus)
 	}
 	return c
 }

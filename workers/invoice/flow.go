@@ -14,6 +14,7 @@ import (
 	"github.com/passerelle-dev/passerelle/workers/choruspro"
 	"github.com/passerelle-dev/passerelle/workers/retry"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
+	"github.com/passerelle-dev/passerelle/workers/telemetry"
 )
 
 // ChorusPro is what the flow calls on Chorus Pro (a *choruspro.Client).
@@ -113,6 +114,17 @@ type Deps struct {
 	Documents jetstream.ObjectStore
 	Schemas   *schemas.Validator
 	Logger    *slog.Logger
+	// Metrics records the flow's metrics (nil: none).
+	Metrics *telemetry.Metrics
+	// Auth is told when an account's credentials are refused or accepted (nil: nobody).
+	Auth AuthWatch
+}
+
+// AuthWatch follows the accounts whose credentials an administration refuses, for
+// readiness and alerts.
+type AuthWatch interface {
+	Refused(upstream, account string, err error)
+	Accepted(upstream, account string)
 }
 
 // Flow is the invoice flow. Its Intake and FollowUp handlers run on runtime workers.
@@ -145,7 +157,7 @@ func New(cfg Config, deps Deps) (*Flow, error) {
 }
 
 // Intake returns the handler of invoice.submit events.
-func (f *Flow) Intake() runtime.Handler { return &intake{f: f} }
+func (f *Flow) Intake() runtime.Handler { return &intakeHandler{f: f} }
 
 // FollowUp returns the handler of due follow-ups.
 func (f *Flow) FollowUp() runtime.Handler { return &followUp{f: f} }

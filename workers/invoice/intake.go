@@ -1,72 +1,34 @@
 package invoice
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
-
-	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/passerelle-dev/passerelle/events"
+	"github.com/passerelle-dev/passerelle/workers/intake"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
 )
 
-// intake handles invoice.submit events.
-type intake struct{ f *Flow }
-
-// note is what Prepare decoded, kept for Handle and Answer.
-type note struct {
-	event  *event.Event
-	err    error
-	submit *events.InvoiceSubmit
-}
+// intakeHandler handles invoice.submit events.
+type intakeHandler struct{ f *Flow }
 
 // Prepare decodes the CloudEvent so that the process span continues its trace
 // context, wherever the event carries it.
-func (h *intake) Prepare(ctx context.Context, d *runtime.Delivery) context.Context {
-	n := decodeNote(ctx, d)
-	return events.ExtractTrace(ctx, d.Header, n.event)
-}
-
-func decodeNote(ctx context.Context, d *runtime.Delivery) *note {
-	if n, ok := d.Note.(*note); ok {
-		return n
-	}
-	e, _, err := events.Decode(ctx, d.Header, d.Data)
-	n := &note{event: e, err: err}
-	d.Note = n
-	return n
+func (h *intakeHandler) Prepare(ctx context.Context, d *runtime.Delivery) context.Context {
+	return intake.Trace(ctx, d)
 }
 
 // Handle validates the event and submits the invoice.
-func (h *intake) Handle(ctx context.Context, d *runtime.Delivery) error {
+func (h *intakeHandler) Handle(ctx context.Context, d *runtime.Delivery) error {
 	f := h.f
-	n := decodeNote(ctx, d)
-	if n.err != nil {
-		return runtime.Invalid(n.err)
-	}
-	e := n.event
-	if e.Type() != events.TypeInvoiceSubmit {
-		return runtime.Invalid(problem("type", fmt.Sprintf("event type %q is not %q: an event's type must equal the subject it is published on", e.Type(), events.TypeInvoiceSubmit)))
-	}
-	if ct := e.DataContentType(); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != events.ContentTypeJSON {
-			return runtime.Invalid(problem("datacontenttype", fmt.Sprintf("data content type %q is not %s", ct, events.ContentTypeJSON)))
-		}
-	}
-	if err := f.deps.Schemas.Validate(events.TypeInvoiceSubmit, e.Data()); err != nil {
-		return runtime.Invalid(err)
-	}
+	n := intake.Decode(ctx, d)
 	var sub events.InvoiceSubmit
-	dec := json.NewDecoder(bytes.NewReader(e.Data()))
-	dec.UseNumber()
-	if err := dec.Decode(&sub); err != nil {
-		return runtime.Invalid(problem("/", "cannot read the data: "+err.Error()))
+	if err := n.Check(ctx, events.TypeInvoiceSubmit, f.deps.Schemas, &sub); err != nil {
+		return err
 	}
-	n.submit = &sub
+	e := n.Event
 	acct, ok := f.deps.Accounts.ChorusPro(sub.Account)
 	if !ok {
 		return runtime.Invalid(problem("/account", fmt.Sprintf("account %q is not configured for Chorus Pro", sub.Account)))
@@ -90,13 +52,13 @@ func (h *intake) Handle(ctx context.Context, d *runtime.Delivery) error {
 // Answer publishes the rejected or failed status of an event the runtime ended. An
 // event that cannot be attributed to an account and a submit id is not answered (its
 // dead letter holds it).
-func (h *intake) Answer(ctx context.Context, d *runtime.Delivery, end runtime.End) error {
+func (h *intakeHandler) Answer(ctx context.Context, d *runtime.Delivery, end runtime.End) error {
 	f := h.f
-	n := decodeNote(ctx, d)
-	if n.event == nil {
+	n := intake.Decode(ctx, d)
+	if n.Event == nil {
 		return nil
 	}
-	sub := n.submit
+	sub, _ := n.Data.(*events.InvoiceSubmit)
 	if sub == nil {
 		// The data did not pass the checks: read what can be read of it.
 		var loose struct {
@@ -106,7 +68,7 @@ func (h *intake) Answer(ctx context.Context, d *runtime.Delivery, end runtime.En
 				Number string `json:"number"`
 			} `json:"invoice"`
 		}
-		_ = json.Unmarshal(n.event.Data(), &loose)
+		_ = json.Unmarshal(n.Event.Data(), &loose)
 		sub = &events.InvoiceSubmit{Account: loose.Account, Invoice: events.Invoice{Number: loose.Invoice.Number}}
 		switch loose.Mode {
 		case events.ModePDF, events.ModeStructured, events.ModeFlow:
@@ -118,23 +80,19 @@ func (h *intake) Answer(ctx context.Context, d *runtime.Delivery, end runtime.En
 	}
 	if end.Kind == runtime.EndFailed {
 		if acct, ok := f.deps.Accounts.ChorusPro(sub.Account); ok {
-			return f.giveUp(ctx, n.event.ID(), sub, acct, end)
+			return f.giveUp(ctx, n.Event.ID(), sub, acct, end)
 		}
 	}
-	s := events.InvoiceStatus{State: events.StateRejected, Final: true, Rejection: rejectionOf(end.Err)}
+	s := events.InvoiceStatus{State: events.StateRejected, Final: true, Rejection: intake.Rejection(end.Err)}
 	var ce *conflictError
 	switch {
 	case end.Kind == runtime.EndFailed:
-		s = events.InvoiceStatus{State: events.StateFailed, Final: true, Failure: failureOf(end)}
+		s = events.InvoiceStatus{State: events.StateFailed, Final: true, Failure: intake.Failure(end)}
 	case errors.As(end.Err, &ce):
 		s.State = events.StateConflict
 		s.Rejection = &events.Rejection{Source: "passerelle", Reason: ce.Error()}
 	}
-	r := &record{SubmitID: n.event.ID(), Account: sub.Account, Number: sub.Invoice.Number, Mode: sub.Mode}
+	r := &record{SubmitID: n.Event.ID(), Account: sub.Account, Number: sub.Invoice.Number, Mode: sub.Mode}
 	r.addStatus(s, f.now())
 	return f.flush(ctx, r)
-}
-
-func failureOf(end runtime.End) *events.Failure {
-	return &events.Failure{Reason: end.Err.Error(), Deliveries: int(min(end.Deliveries, 1<<31)), DeadLetter: end.DeadLetterSeq}
 }

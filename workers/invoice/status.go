@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
 )
@@ -16,7 +18,7 @@ func statusID(submitID string, seq int, state string) string {
 }
 
 // publishStatus publishes one invoice.status event under the trace context of ctx.
-func (f *Flow) publishStatus(ctx context.Context, s events.InvoiceStatus) error {
+func (f *Flow) publishStatus(ctx context.Context, s events.InvoiceStatus, links []trace.Link) error {
 	subject, err := events.Subject(events.TypeInvoiceStatus, s.Account)
 	if err != nil {
 		return err
@@ -25,19 +27,24 @@ func (f *Flow) publishStatus(ctx context.Context, s events.InvoiceStatus) error 
 	if err != nil {
 		return err
 	}
-	if _, err := f.deps.Publisher.Publish(ctx, subject, e); err != nil {
+	ack, err := f.deps.Publisher.Publish(ctx, subject, e, links...)
+	if err != nil {
 		return err
+	}
+	if s.Final && !ack.Duplicate {
+		f.deps.Metrics.Submission(ctx, "invoice", s.Account, s.State)
+		f.deps.Metrics.LedgerStep(ctx, "invoice", stepFinal)
 	}
 	return nil
 }
 
-// flush publishes the record's pending status events, in order, under the
-// submission's trace context. It does not clear them: the caller does, in its next
-// ledger write.
+// flush publishes the record's pending status events, in order, in the
+// submission's trace (linked to the follow-up's own when it publishes them). It
+// does not clear them: the caller does, in its next ledger write.
 func (f *Flow) flush(ctx context.Context, r *record) error {
-	ctx = r.traceContext(ctx)
+	ctx, links := events.Resume(ctx, r.TraceParent, r.TraceState)
 	for _, s := range r.Pending {
-		if err := f.publishStatus(ctx, s); err != nil {
+		if err := f.publishStatus(ctx, s, links); err != nil {
 			return runtime.Retry(fmt.Errorf("publish %s status of %s: %w", s.State, s.SubmitID, err), 0)
 		}
 	}
@@ -63,9 +70,4 @@ func (f *Flow) commit(ctx context.Context, key string, r *record, rev uint64) (u
 	}
 	r.Pending = nil
 	return f.save(ctx, key, r, rev)
-}
-
-// traceContext returns ctx carrying the submission's trace context when ctx has none.
-func (r *record) traceContext(ctx context.Context) context.Context {
-	return events.WithTrace(ctx, r.TraceParent, r.TraceState)
 }

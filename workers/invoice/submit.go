@@ -9,6 +9,7 @@ import (
 
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/workers/choruspro"
+	"github.com/passerelle-dev/passerelle/workers/intake"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
 )
 
@@ -42,6 +43,7 @@ func (f *Flow) submit(ctx context.Context, s *submission) error {
 		if err != nil {
 			return runtime.Retry(err, 0)
 		}
+		f.deps.Metrics.LedgerStep(ctx, "invoice", stepReceived)
 	case err != nil:
 		return runtime.Retry(err, 0)
 	case r.SubmitID != s.id && r.reusable():
@@ -143,6 +145,7 @@ func (f *Flow) advance(ctx context.Context, s *submission, r *record, rev uint64
 		if rev, err = f.save(ctx, s.key, r, rev); err != nil {
 			return err
 		}
+		f.deps.Metrics.LedgerStep(ctx, "invoice", stepSending)
 		return f.send(ctx, s, r, rev, false)
 	case stepSending:
 		// A previous delivery may have deposited the invoice: look it up first.
@@ -250,6 +253,7 @@ func (f *Flow) submitted(ctx context.Context, key string, r *record, rev uint64)
 	if _, err := f.save(ctx, key, r, rev); err != nil {
 		return err
 	}
+	f.deps.Metrics.LedgerStep(ctx, "invoice", stepSubmitted)
 	if err := f.flush(ctx, r); err != nil {
 		return err
 	}
@@ -294,7 +298,7 @@ func (f *Flow) giveUp(ctx context.Context, id string, sub *events.InvoiceSubmit,
 	rev, err := f.deps.Ledger.Get(ctx, key, &r)
 	if errors.Is(err, runtime.ErrNotFound) || err == nil && r.SubmitID != id {
 		r = record{SubmitID: id, Account: sub.Account, Number: sub.Invoice.Number, Mode: sub.Mode}
-		r.addStatus(events.InvoiceStatus{State: events.StateFailed, Final: true, Failure: failureOf(end)}, f.now())
+		r.addStatus(events.InvoiceStatus{State: events.StateFailed, Final: true, Failure: intake.Failure(end)}, f.now())
 		return f.flush(ctx, &r)
 	}
 	if err != nil {
@@ -320,7 +324,7 @@ func (f *Flow) giveUp(ctx context.Context, id string, sub *events.InvoiceSubmit,
 			r.MayHaveDeposited = false
 		}
 	}
-	fail := failureOf(end)
+	fail := intake.Failure(end)
 	if state == events.StateUnknown {
 		fail.Reason = "the deposit may have reached Chorus Pro and could not be found: check the invoice on Chorus Pro before submitting it again (" + fail.Reason + ")"
 	}

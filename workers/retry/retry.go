@@ -119,6 +119,7 @@ func (p Policy) Do(ctx context.Context, gate *Gate, idempotent bool, op func(ctx
 		attempt   int
 		lastErr   error
 		lastAfter time.Duration
+		lastCause string
 		notBefore time.Time
 		exhausted bool
 	)
@@ -141,12 +142,13 @@ func (p Policy) Do(ctx context.Context, gate *Gate, idempotent bool, op func(ctx
 			return err
 		}
 		attempt++
-		err := op(ctx, attempt)
+		err := op(withAttempt(ctx, attempt, lastCause), attempt)
 		if err == nil {
 			return nil
 		}
 		lastErr = err
 		c := classify(err)
+		lastCause = c.Cause
 		retry := c.Retryable && !c.Unknown || c.Unknown && idempotent
 		if !retry {
 			return err
@@ -259,4 +261,24 @@ func (gs *Gates) For(key string) *Gate {
 		gs.gates[key] = g
 	}
 	return g
+}
+
+// attemptKey carries the attempt number and the reason of the retry in a call's context.
+type attemptKey struct{}
+
+type attemptInfo struct {
+	n     int
+	cause string
+}
+
+func withAttempt(ctx context.Context, n int, cause string) context.Context {
+	return context.WithValue(ctx, attemptKey{}, attemptInfo{n: n, cause: cause})
+}
+
+// AttemptFrom returns the attempt number (1 for the first) of the call running
+// under ctx and, from the second on, the cause of the failure that made it retry.
+// It returns 0 outside Do.
+func AttemptFrom(ctx context.Context) (attempt int, cause string) {
+	a, _ := ctx.Value(attemptKey{}).(attemptInfo)
+	return a.n, a.cause
 }

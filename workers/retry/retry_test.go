@@ -3,6 +3,8 @@ package retry_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,5 +127,27 @@ func TestGatesPerKey(t *testing.T) {
 	a.Defer(time.Hour)
 	if b.Remaining() > 0 {
 		t.Error("closing one account's gate closed another's")
+	}
+}
+
+func TestAttemptInContext(t *testing.T) {
+	t.Parallel()
+	var seen []string
+	err := fast().Do(context.Background(), nil, false, func(ctx context.Context, _ int) error {
+		n, cause := retry.AttemptFrom(ctx)
+		seen = append(seen, fmt.Sprintf("%d:%s", n, cause))
+		if n < 3 {
+			return &upstreamErr{retryable: true}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(seen, ","); got != "1:,2:transient,3:transient" {
+		t.Errorf("attempts seen by the calls = %s", got)
+	}
+	if n, _ := retry.AttemptFrom(context.Background()); n != 0 {
+		t.Errorf("AttemptFrom outside Do = %d, want 0", n)
 	}
 }

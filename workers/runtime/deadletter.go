@@ -32,11 +32,15 @@ const DeadLetterPrefix = "passerelle.deadletter."
 // DeadLetters writes messages the runtime gives up on to the dead-letter stream, with
 // their reason, so that nothing is lost and an operator can inspect and replay them.
 type DeadLetters struct {
-	js jetstream.JetStream
+	js      jetstream.JetStream
+	counted func(ctx context.Context, stream, kind string)
 }
 
-// NewDeadLetters returns a writer to the dead-letter stream through js.
-func NewDeadLetters(js jetstream.JetStream) *DeadLetters { return &DeadLetters{js: js} }
+// NewDeadLetters returns a writer to the dead-letter stream through js. counted,
+// when not nil, is called for each message dead-lettered.
+func NewDeadLetters(js jetstream.JetStream, counted func(ctx context.Context, stream, kind string)) *DeadLetters {
+	return &DeadLetters{js: js, counted: counted}
+}
 
 // Put copies d to the dead-letter stream with the reason err, and returns the copy's
 // sequence. The copy's Nats-Msg-Id is derived from the original's stream and sequence,
@@ -61,6 +65,9 @@ func (dl *DeadLetters) Put(ctx context.Context, d *Delivery, kind EndKind, reaso
 	ack, err := dl.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
 	if err != nil {
 		return 0, fmt.Errorf("runtime: dead-letter %s #%d: %w", d.Stream, d.StreamSeq, err)
+	}
+	if dl.counted != nil && !ack.Duplicate {
+		dl.counted(ctx, d.Stream, string(kind))
 	}
 	return ack.Sequence, nil
 }

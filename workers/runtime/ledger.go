@@ -8,6 +8,9 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Ledger errors.
@@ -25,14 +28,36 @@ var (
 // key. Create is a claim (it fails if the key exists) and Update is a compare-and-set
 // on the revision, so two workers can never both believe they own a step.
 type Ledger struct {
-	kv jetstream.KeyValue
+	kv     jetstream.KeyValue
+	tracer trace.Tracer
 }
 
-// NewLedger returns a ledger over the bucket kv.
-func NewLedger(kv jetstream.KeyValue) *Ledger { return &Ledger{kv: kv} }
+// NewLedger returns a ledger over the bucket kv. tp, when not nil, records a span
+// per ledger operation.
+func NewLedger(kv jetstream.KeyValue, tp trace.TracerProvider) *Ledger {
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	return &Ledger{kv: kv, tracer: tp.Tracer("github.com/passerelle-dev/passerelle/workers/runtime")}
+}
+
+func (l *Ledger) span(ctx context.Context, op, key string) (context.Context, trace.Span) {
+	return l.tracer.Start(ctx, "ledger "+op, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		attribute.String("db.system.name", "nats_kv"), attribute.String("db.namespace", l.kv.Bucket()),
+		attribute.String("db.operation.name", op), attribute.String("passerelle.ledger.key", key)))
+}
+
+func endSpan(span trace.Span, err error) {
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		recordError(span, err)
+	}
+	span.End()
+}
 
 // Get reads the record of key into v and returns its revision, or ErrNotFound.
-func (l *Ledger) Get(ctx context.Context, key string, v any) (uint64, error) {
+func (l *Ledger) Get(ctx context.Context, key string, v any) (rev uint64, err error) {
+	ctx, span := l.span(ctx, "get", key)
+	defer func() { endSpan(span, err) }()
 	e, err := l.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return 0, ErrNotFound
@@ -47,12 +72,14 @@ func (l *Ledger) Get(ctx context.Context, key string, v any) (uint64, error) {
 }
 
 // Create writes v as the first record of key and returns its revision, or ErrExists.
-func (l *Ledger) Create(ctx context.Context, key string, v any) (uint64, error) {
+func (l *Ledger) Create(ctx context.Context, key string, v any) (rev uint64, err error) {
+	ctx, span := l.span(ctx, "create", key)
+	defer func() { endSpan(span, err) }()
 	b, err := json.Marshal(v)
 	if err != nil {
 		return 0, fmt.Errorf("ledger: encode %s: %w", key, err)
 	}
-	rev, err := l.kv.Create(ctx, key, b)
+	rev, err = l.kv.Create(ctx, key, b)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return 0, ErrExists
 	}
@@ -64,12 +91,14 @@ func (l *Ledger) Create(ctx context.Context, key string, v any) (uint64, error) 
 
 // Update replaces the record of key with v if its revision is still rev, and returns
 // the new revision, or ErrStale.
-func (l *Ledger) Update(ctx context.Context, key string, v any, rev uint64) (uint64, error) {
+func (l *Ledger) Update(ctx context.Context, key string, v any, rev uint64) (nrev uint64, err error) {
+	ctx, span := l.span(ctx, "update", key)
+	defer func() { endSpan(span, err) }()
 	b, err := json.Marshal(v)
 	if err != nil {
 		return 0, fmt.Errorf("ledger: encode %s: %w", key, err)
 	}
-	nrev, err := l.kv.Update(ctx, key, b, rev)
+	nrev, err = l.kv.Update(ctx, key, b, rev)
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {

@@ -39,7 +39,7 @@ func TestLedgerClaimsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := runtime.NewLedger(kv)
+	l := runtime.NewLedger(kv, nil)
 	key := runtime.Key("inv", "42", "F 1")
 	type rec struct{ Owner int }
 

@@ -35,8 +35,11 @@ func (w *Worker) startSpan(ctx context.Context, d *Delivery) (context.Context, t
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		ctx = events.TraceContext().Extract(ctx, ceCarrier{d.Header})
 	}
-	return w.tracer.Start(ctx, "process "+d.Stream,
-		trace.WithSpanKind(trace.SpanKindConsumer),
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}
+	if sc := trace.SpanContextFromContext(ctx); w.cfg.NewTrace && sc.IsValid() {
+		opts = append(opts, trace.WithNewRoot(), trace.WithLinks(trace.Link{SpanContext: sc}))
+	}
+	return w.tracer.Start(ctx, "process "+d.Stream, append(opts,
 		trace.WithAttributes(
 			attribute.String("messaging.system", "nats"),
 			attribute.String("messaging.operation.type", "process"),
@@ -45,7 +48,7 @@ func (w *Worker) startSpan(ctx context.Context, d *Delivery) (context.Context, t
 			attribute.Int64("messaging.nats.stream.sequence", int64(min(d.StreamSeq, math.MaxInt64))),
 			attribute.Int64("messaging.nats.delivery_count", int64(min(d.Delivered, math.MaxInt64))),
 			attribute.Int("messaging.message.body.size", len(d.Data)),
-		))
+		))...)
 }
 
 // ceCarrier reads the trace context from the ce-traceparent/ce-tracestate headers of

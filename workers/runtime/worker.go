@@ -57,6 +57,10 @@ type WorkerConfig struct {
 	// cancels them and hands their messages back.
 	Grace  time.Duration
 	Policy Policy
+	// NewTrace starts each message's process span in a trace of its own, linked
+	// to the trace the message carries, rather than as its child: for follow-ups,
+	// which run days after the submission whose trace they carry.
+	NewTrace bool
 }
 
 // Worker consumes a durable pull consumer with bounded concurrency and applies the

@@ -109,15 +109,18 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	documents := runtime.TracedObjectStore(assets.Documents, tel.TracerProvider)
 	validator, err := schemas.New()
 	if err != nil {
 		return err
 	}
-	pub := events.NewPublisher(js, events.WithTracerProvider(tel.TracerProvider))
-	dead := runtime.NewDeadLetters(js)
+	pub := events.NewPublisher(js, events.WithTracerProvider(tel.TracerProvider), events.WithSentCounter(tel.Metrics.Sent))
+	dead := runtime.NewDeadLetters(js, tel.Metrics.DeadLetter)
+	s.health = newHealth(s.deps.NATS, js, tel.Metrics)
 	flow, err := invoice.New(s.cfg.Invoice, invoice.Deps{
-		Accounts: s.deps.Accounts, Publisher: pub, Ledger: runtime.NewLedger(assets.Ledger),
-		Scheduler: runtime.NewScheduler(js), Documents: assets.Documents, Schemas: validator, Logger: s.log,
+		Accounts: s.deps.Accounts, Publisher: pub, Ledger: runtime.NewLedger(assets.Ledger, tel.TracerProvider),
+		Scheduler: runtime.NewScheduler(js), Documents: documents, Schemas: validator, Logger: s.log,
+		Metrics: tel.Metrics, Auth: s.health,
 	})
 	if err != nil {
 		return err
@@ -127,8 +130,9 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("service: %w", err)
 	}
 	decl, err := declaration.New(s.cfg.Declaration, declaration.Deps{
-		Accounts: s.deps.Accounts, Publisher: pub, Ledger: runtime.NewLedger(assets.Ledger),
-		Scheduler: runtime.NewScheduler(js), Documents: assets.Documents, Schemas: validator, Logger: s.log, FollowUps: followUps,
+		Accounts: s.deps.Accounts, Publisher: pub, Ledger: runtime.NewLedger(assets.Ledger, tel.TracerProvider),
+		Scheduler: runtime.NewScheduler(js), Documents: documents, Schemas: validator, Logger: s.log, FollowUps: followUps,
+		Metrics: tel.Metrics, Auth: s.health,
 	})
 	if err != nil {
 		return err
@@ -140,14 +144,14 @@ func (s *Service) Run(ctx context.Context) error {
 		handler     runtime.Handler
 		concurrency int
 		policy      runtime.Policy
+		followUp    bool
 	}{
-		{runtime.ConsumerSpec{Stream: runtime.StreamInvoices, Durable: "invoice-submit", Filter: events.TypeInvoiceSubmit}, flow.Intake(), s.cfg.Concurrency, s.cfg.Policy},
-		{runtime.ConsumerSpec{Stream: runtime.StreamFollowUps, Durable: "invoice-followup", Filter: invoice.FollowUpSubjects()}, flow.FollowUp(), s.cfg.FollowUpConcurrency, s.cfg.FollowUpPolicy},
-		{runtime.ConsumerSpec{Stream: runtime.StreamDeclarations, Durable: "declaration-submit", Filter: events.TypeDeclarationSubmit}, decl.Intake(), s.cfg.Concurrency, s.cfg.Policy},
-		{runtime.ConsumerSpec{Stream: runtime.StreamFollowUps, Durable: "declaration-followup", Filter: declaration.FollowUpSubjects()}, decl.FollowUp(), s.cfg.FollowUpConcurrency, s.cfg.FollowUpPolicy},
-		{runtime.ConsumerSpec{Stream: runtime.StreamFollowUps, Durable: "pasrau-poll", Filter: declaration.PollSubjects()}, decl.Poller(), s.cfg.FollowUpConcurrency, s.cfg.FollowUpPolicy},
+		{runtime.ConsumerSpec{Stream: runtime.StreamInvoices, Durable: "invoice-submit", Filter: events.TypeInvoiceSubmit}, flow.Intake(), s.cfg.Concurrency, s.cfg.Policy, false},
+		{runtime.ConsumerSpec{Stream: runtime.StreamFollowUps, Durable: "invoice-followup", Filter: invoice.FollowUpSubjects()}, flow.FollowUp(), s.cfg.FollowUpConcurrency, s.cfg.FollowUpPolicy, true},
+		{runtime.ConsumerSpec{Stream: runtime.StreamDeclarations, Durable: "declaration-submit", Filter: events.TypeDeclarationSubmit}, decl.Intake(), s.cfg.Concurrency, s.cfg.Policy, false},
+		{runtime.ConsumerSpec{Stream: runtime.StreamFollowUps, Durable: "declaration-followup", Filter: declaration.FollowUpSubjects()}, decl.FollowUp(), s.cfg.FollowUpConcurrency, s.cfg.FollowUpPolicy, true},
+		{runtime.ConsumerSpec{Stream: runtime.StreamFollowUps, Durable: "pasrau-poll", Filter: declaration.PollSubjects()}, decl.Poller(), s.cfg.FollowUpConcurrency, s.cfg.FollowUpPolicy, true},
 	}
-	s.health = newHealth(s.deps.NATS, js)
 	meter := tel.MeterProvider.Meter("github.com/passerelle-dev/passerelle/workers/runtime")
 	for _, sp := range specs {
 		sp.consumer.AckWait, sp.consumer.MaxAckPending = s.cfg.AckWait, s.cfg.MaxAckPending
@@ -158,6 +162,7 @@ func (s *Service) Run(ctx context.Context) error {
 		s.health.watch(sp.consumer.Stream, sp.consumer.Durable)
 		w, err := runtime.NewWorker(runtime.WorkerConfig{
 			Name: sp.consumer.Durable, Concurrency: sp.concurrency, AckWait: s.cfg.AckWait, Grace: s.cfg.Grace, Policy: sp.policy,
+			NewTrace: sp.followUp,
 		}, c, sp.handler, dead, runtime.WithLogger(s.log), runtime.WithTracing(tel.TracerProvider), runtime.WithMeter(meter))
 		if err != nil {
 			return err
@@ -165,6 +170,9 @@ func (s *Service) Run(ctx context.Context) error {
 		g.add("worker "+sp.consumer.Durable, w.Run)
 	}
 	if err := decl.EnsurePolls(ctx); err != nil {
+		return err
+	}
+	if err := s.health.observeFollowUps(tel.MeterProvider, followUps, map[string]string{"invoice": "invoice-followup", "declaration": "declaration-followup", "pasrau-poll": "pasrau-poll"}); err != nil {
 		return err
 	}
 	if s.cfg.HTTPListen != "" {

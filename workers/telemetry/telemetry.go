@@ -55,6 +55,8 @@ type Telemetry struct {
 	Logger         *slog.Logger
 	// MetricsHandler serves the Prometheus exposition of every metric.
 	MetricsHandler http.Handler
+	// Metrics are passerelle's domain metrics.
+	Metrics *Metrics
 
 	shutdowns []func(context.Context) error
 }
@@ -126,6 +128,9 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	t.MeterProvider = mp
 	t.shutdowns = append(t.shutdowns, mp.Shutdown)
 	t.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	if t.Metrics, err = NewMetrics(mp); err != nil {
+		return nil, fmt.Errorf("telemetry: metrics: %w", err)
+	}
 	return t, nil
 }
 

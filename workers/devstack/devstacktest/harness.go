@@ -53,6 +53,12 @@ type Harness struct {
 	JS    jetstream.JetStream
 	// Config is the service configuration StartService uses; change it before.
 	Config service.Config
+	// Telemetry, when set before StartService, is the services' telemetry (a test
+	// collecting spans sets one with an in-memory exporter).
+	Telemetry *telemetry.Telemetry
+	// HTTPAddr is where the last service started serves /healthz, /readyz and
+	// /metrics (set Config.HTTPListen first).
+	HTTPAddr string
 
 	validator *schemas.Validator
 	mu        sync.Mutex
@@ -159,11 +165,14 @@ func (h *Harness) StartService() (stop func()) {
 	if err != nil {
 		h.T.Fatal(err)
 	}
-	reg, err := h.Stack.Accounts(nil, nil)
-	if err != nil {
-		h.T.Fatal(err)
+	tel := h.Telemetry
+	if tel == nil {
+		var err error
+		if tel, err = telemetry.Setup(ctx, telemetry.Config{LogOutput: io.Discard, LogLevel: "error"}); err != nil {
+			h.T.Fatal(err)
+		}
 	}
-	tel, err := telemetry.Setup(ctx, telemetry.Config{LogOutput: io.Discard, LogLevel: "error"})
+	reg, err := h.Stack.Accounts(tel)
 	if err != nil {
 		h.T.Fatal(err)
 	}
@@ -175,6 +184,7 @@ func (h *Harness) StartService() (stop func()) {
 	go func() { done <- svc.Run(ctx) }()
 	select {
 	case <-svc.Ready:
+		h.HTTPAddr = svc.HTTPAddr
 	case err := <-done:
 		h.T.Fatalf("service stopped at start: %v", err)
 	}
