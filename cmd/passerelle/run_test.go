@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +15,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
@@ -238,5 +242,73 @@ func TestValidate(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "53755096400010 2026-11") || !strings.Contains(out.String(), "valid") {
 		t.Errorf("the identity or the verdict is missing:\n%s", out.String())
+	}
+}
+
+// TestDevExportsTraces runs dev mode with the standard OTEL_* variables pointing at
+// a local OTLP/HTTP collector, and checks that the demo's traces reach it, named
+// and attributed, and that stopping flushes them.
+func TestDevExportsTraces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs dev mode with a collector")
+	}
+	var mu sync.Mutex
+	spans := map[string]bool{}
+	services := map[string]bool{}
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/v1/traces" {
+			var req coltrace.ExportTraceServiceRequest
+			if err := proto.Unmarshal(body, &req); err != nil {
+				t.Errorf("collector: %v", err)
+			}
+			mu.Lock()
+			for _, rs := range req.ResourceSpans {
+				for _, kv := range rs.Resource.Attributes {
+					if kv.Key == "service.name" {
+						services[kv.Value.GetStringValue()] = true
+					}
+				}
+				for _, ss := range rs.ScopeSpans {
+					for _, s := range ss.Spans {
+						spans[s.Name] = true
+					}
+				}
+			}
+			mu.Unlock()
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer collector.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL)
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+	t.Setenv("OTEL_SERVICE_NAME", "passerelle-dev-test")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	done := make(chan error, 1)
+	args := []string{"dev", "--demo", "--listen-nats", "127.0.0.1:0", "--listen-http", "127.0.0.1:0", "--listen-choruspro", "127.0.0.1:0", "--listen-pasrau", "127.0.0.1:0", "--data-dir", t.TempDir(), "--step", "200ms"}
+	go func() { done <- run(ctx, args, os.Getenv, nil, &out, io.Discard) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for len(regexp.MustCompile(`(?m) invoice .*FINAL`).FindAllString(out.String(), -1)) < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo's invoices did not end:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, name := range []string{"process PASSERELLE_INVOICES", "choruspro factures/soumettre", "send invoice.status", "ledger create"} {
+		if !spans[name] {
+			t.Errorf("the collector received no %q span (got %v)", name, spans)
+		}
+	}
+	if !services["passerelle-dev-test"] {
+		t.Errorf("service.name from OTEL_SERVICE_NAME not honoured: %v", services)
 	}
 }

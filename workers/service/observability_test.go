@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,20 @@ func TestMetrics(t *testing.T) {
 	for _, line := range strings.Split(body, "\n") {
 		if strings.Contains(line, "METRICS-1") || strings.Contains(line, inv.ID()) {
 			t.Errorf("a metric carries an invoice number or an event id: %s", line)
+		}
+	}
+	// The alert rules and the dashboard use metrics passerelle exposes.
+	for _, file := range []string{"../../deploy/observability/alerts.yml", "../../deploy/observability/grafana-dashboard.json"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range regexp.MustCompile(`\b(?:passerelle|messaging|http_client)_[a-z_]+`).FindAllString(string(b), -1) {
+			metric := regexp.MustCompile(`(?m)^` + name + `[{ ]`).MatchString(body)
+			label := strings.Contains(body, name+`="`)
+			if !metric && !label {
+				t.Errorf("%s uses %s, which /metrics does not expose (as a metric or a label)", file, name)
+			}
 		}
 	}
 }

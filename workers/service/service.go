@@ -172,6 +172,11 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := decl.EnsurePolls(ctx); err != nil {
 		return err
 	}
+	var pasrauAccounts []string
+	for _, a := range s.deps.Accounts.PASRAUAccounts() {
+		pasrauAccounts = append(pasrauAccounts, a.Name)
+	}
+	tel.Metrics.Zero(ctx, pasrauAccounts)
 	if err := s.health.observeFollowUps(tel.MeterProvider, followUps, map[string]string{"invoice": "invoice-followup", "declaration": "declaration-followup", "pasrau-poll": "pasrau-poll"}); err != nil {
 		return err
 	}

@@ -125,3 +125,20 @@ func (m *Metrics) AuthFailing(ctx context.Context, upstream string, delta int64)
 		m.authFailing.Add(ctx, delta, metric.WithAttributes(attribute.String("upstream", upstream)))
 	}
 }
+
+// Zero makes the series that alerts and dashboards read exist from the start, at
+// 0, rather than appear at their first event: refused accounts per upstream, and
+// the PASRAU waits of each account.
+func (m *Metrics) Zero(ctx context.Context, pasrauAccounts []string) {
+	if m == nil {
+		return
+	}
+	for _, upstream := range []string{"choruspro", "pasrau"} {
+		m.authFailing.Add(ctx, 0, metric.WithAttributes(attribute.String("upstream", upstream)))
+	}
+	for _, account := range pasrauAccounts {
+		for _, by := range []string{"pasrau", "passerelle"} {
+			m.rateLimited.Add(ctx, 0, metric.WithAttributes(attribute.String("account", account), attribute.String("by", by)))
+		}
+	}
+}
