@@ -212,6 +212,16 @@ func TestDeclarationTrace(t *testing.T) {
 	if len(deposits) != 2 {
 		t.Fatalf("%d deposit attempts traced, want 2; spans:\n%s", len(deposits), tree.dump())
 	}
+	resent := false
+	for _, d := range deposits {
+		if n, ok := attr(d, "http.request.resend_count"); ok && n.AsInt64() == 1 {
+			r, _ := attr(d, "passerelle.retry.reason")
+			resent = r.AsString() == "503"
+		}
+	}
+	if !resent {
+		t.Errorf("the second deposit does not say it retries a 503")
+	}
 	if len(tree.find(tid, "pasrau auth")) == 0 {
 		t.Errorf("the authentication is not traced")
 	}
