@@ -9,6 +9,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/passerelle-dev/passerelle/workers/retry"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
 	"github.com/passerelle-dev/passerelle/workers/service"
 )
@@ -39,6 +40,11 @@ type runConfig struct {
 	CallBudget          time.Duration `env:"PASSERELLE_CALL_BUDGET, default=20s"`
 	ShutdownGrace       time.Duration `env:"PASSERELLE_SHUTDOWN_GRACE, default=30s"`
 	AuthRetryDelay      time.Duration `env:"PASSERELLE_AUTH_RETRY_DELAY, default=5m"`
+	BreakerThreshold    int           `env:"PASSERELLE_BREAKER_THRESHOLD, default=5"`
+	BreakerMinOpen      time.Duration `env:"PASSERELLE_BREAKER_MIN_OPEN, default=5s"`
+	BreakerMaxOpen      time.Duration `env:"PASSERELLE_BREAKER_MAX_OPEN, default=1m"`
+	ChorusProRateLimit  float64       `env:"PASSERELLE_CHORUSPRO_RATE_LIMIT, default=0"`
+	PASRAURateLimit     float64       `env:"PASSERELLE_PASRAU_RATE_LIMIT, default=0"`
 
 	FlowPoll        time.Duration `env:"PASSERELLE_CHORUSPRO_FLOW_POLL, default=5m"`
 	InvoicePollMin  time.Duration `env:"PASSERELLE_CHORUSPRO_INVOICE_POLL_MIN, default=15m"`
@@ -88,6 +94,10 @@ func loadRunConfig(ctx context.Context, getenv func(string) string) (*runConfig,
 		return nil, fmt.Errorf("configuration: PASSERELLE_MAX_ACK_PENDING (%d) must be at least PASSERELLE_CONCURRENCY (%d)", c.MaxAckPending, c.Concurrency)
 	case c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5:
 		return nil, fmt.Errorf("configuration: PASSERELLE_REPLICAS is %d; JetStream replicas are 1, 3 or 5", c.Replicas)
+	case c.BreakerThreshold < 1 || c.BreakerMinOpen <= 0 || c.BreakerMaxOpen < c.BreakerMinOpen:
+		return nil, fmt.Errorf("configuration: PASSERELLE_BREAKER_THRESHOLD must be at least 1 and PASSERELLE_BREAKER_MAX_OPEN (%s) at least PASSERELLE_BREAKER_MIN_OPEN (%s)", c.BreakerMaxOpen, c.BreakerMinOpen)
+	case c.ChorusProRateLimit < 0 || c.PASRAURateLimit < 0:
+		return nil, fmt.Errorf("configuration: rate limits are calls per second, 0 for none, never negative")
 	case c.MaxDeliveries < 1:
 		return nil, fmt.Errorf("configuration: PASSERELLE_MAX_DELIVERIES must be at least 1")
 	case c.PASRAUReconcileWindow < c.DepositTimeout+2*time.Minute:
@@ -114,6 +124,9 @@ func (c *runConfig) service() service.Config {
 	s.Policy = runtime.Policy{MaxDeliveries: c.MaxDeliveries, BackoffBase: c.RedeliveryBase, BackoffMax: c.RedeliveryMax}
 	s.Grace = c.ShutdownGrace
 	s.HTTPListen = c.HTTPListen
+	breaker := retry.Breaker{Threshold: c.BreakerThreshold, MinOpen: c.BreakerMinOpen, MaxOpen: c.BreakerMaxOpen}
+	s.ChorusProRateLimit, s.PASRAURateLimit = c.ChorusProRateLimit, c.PASRAURateLimit
+	s.Invoice.Breaker, s.Declaration.Breaker = breaker, breaker
 	s.Invoice.Retry.Budget = c.CallBudget
 	s.Invoice.AuthRetryDelay = c.AuthRetryDelay
 	s.Invoice.FlowPollInterval = c.FlowPoll

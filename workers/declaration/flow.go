@@ -45,6 +45,8 @@ type Accounts interface {
 type Config struct {
 	// Retry is the in-process retry policy of each API call.
 	Retry retry.Policy
+	// Breaker opens an account's circuit while the upstream is unavailable.
+	Breaker retry.Breaker
 	// AuthRetryDelay is how long a message waits when PASRAU refused the account's
 	// credentials.
 	AuthRetryDelay time.Duration
@@ -78,6 +80,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Retry:             retry.DefaultPolicy(),
+		Breaker:           retry.DefaultBreaker(),
 		AuthRetryDelay:    5 * time.Minute,
 		FluxPoll:          2 * time.Minute,
 		AccountPoll:       10 * time.Minute,
@@ -94,6 +97,9 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.Retry.Budget == 0 {
 		c.Retry = d.Retry
+	}
+	if c.Breaker.Threshold == 0 {
+		c.Breaker = d.Breaker
 	}
 	for _, p := range []struct {
 		v   *time.Duration
@@ -173,8 +179,14 @@ func New(cfg Config, deps Deps) (*Flow, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Flow{cfg: cfg.withDefaults(), deps: deps, log: log, now: time.Now}, nil
+	f := &Flow{cfg: cfg.withDefaults(), deps: deps, log: log, now: time.Now}
+	f.gates.Configure(f.cfg.Breaker, deps.Metrics.CircuitHook(log, upstream))
+	return f, nil
 }
+
+// SetRateLimit sets the calls per second this replica makes to PASRAU for each
+// account (0: no limit).
+func (f *Flow) SetRateLimit(perSecond float64) { f.gates.SetRate(perSecond) }
 
 // Intake returns the handler of declaration.submit events.
 func (f *Flow) Intake() runtime.Handler { return &intakeHandler{f: f} }

@@ -22,6 +22,7 @@ import (
 	"github.com/passerelle-dev/passerelle/workers/invoice"
 	"github.com/passerelle-dev/passerelle/workers/pasrau"
 	"github.com/passerelle-dev/passerelle/workers/pasrau/pasrautest"
+	"github.com/passerelle-dev/passerelle/workers/retry"
 	"github.com/passerelle-dev/passerelle/workers/service"
 	"github.com/passerelle-dev/passerelle/workers/telemetry"
 )
@@ -177,6 +178,8 @@ func ServiceConfig(httpListen string) service.Config {
 	c.FollowUpPolicy.BackoffBase = time.Second
 	c.FollowUpPolicy.BackoffMax = 10 * time.Second
 	c.Invoice.Retry.Budget = 10 * time.Second
+	c.Invoice.Breaker = retry.Breaker{Threshold: 5, MinOpen: time.Second, MaxOpen: 5 * time.Second}
+	c.Declaration.Breaker = c.Invoice.Breaker
 	c.Invoice.AuthRetryDelay = 10 * time.Second
 	c.Invoice.FlowPollInterval = time.Second
 	c.Invoice.InvoicePollMin = time.Second

@@ -49,6 +49,8 @@ type Accounts interface {
 type Config struct {
 	// Retry is the in-process retry policy of each API call.
 	Retry retry.Policy
+	// Breaker opens an account's circuit while the upstream is unavailable.
+	Breaker retry.Breaker
 	// AuthRetryDelay is how long a message waits when Chorus Pro refused the
 	// account's credentials, before it is tried again (until an operator fixes them
 	// or its deliveries run out).
@@ -73,6 +75,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Retry:             retry.DefaultPolicy(),
+		Breaker:           retry.DefaultBreaker(),
 		AuthRetryDelay:    5 * time.Minute,
 		FlowPollInterval:  5 * time.Minute,
 		InvoicePollMin:    15 * time.Minute,
@@ -87,6 +90,9 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.Retry.Budget == 0 {
 		c.Retry = d.Retry
+	}
+	if c.Breaker.Threshold == 0 {
+		c.Breaker = d.Breaker
 	}
 	set := func(v *time.Duration, def time.Duration) {
 		if *v == 0 {
@@ -153,8 +159,14 @@ func New(cfg Config, deps Deps) (*Flow, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
-	return &Flow{cfg: cfg, deps: deps, recipients: newRecipientCache(cfg.RecipientCacheTTL), log: log, now: time.Now}, nil
+	f := &Flow{cfg: cfg, deps: deps, recipients: newRecipientCache(cfg.RecipientCacheTTL), log: log, now: time.Now}
+	f.gates.Configure(cfg.Breaker, deps.Metrics.CircuitHook(log, upstream))
+	return f, nil
 }
+
+// SetRateLimit sets the calls per second this replica makes to Chorus Pro for each
+// account (0: no limit).
+func (f *Flow) SetRateLimit(perSecond float64) { f.gates.SetRate(perSecond) }
 
 // Intake returns the handler of invoice.submit events.
 func (f *Flow) Intake() runtime.Handler { return &intakeHandler{f: f} }

@@ -1,8 +1,9 @@
 // Package retry is passerelle's in-process retry policy for calls to the
 // administrations' APIs: exponential backoff with jitter (github.com/sethvargo/go-retry)
 // within a budget well inside the consumer's ack wait, a retried call never sooner
-// than the Retry-After its failure carried, and a per-account gate that holds every
-// call of an account while it is closed. Past the budget, the caller hands the message back to
+// than the Retry-After its failure carried, and a per-account gate (gate.go) that
+// rate-limits the account's calls and breaks the circuit while the upstream is
+// down. Past the budget, the caller hands the message back to
 // JetStream with a delay (runtime.Retry), so retries survive restarts.
 package retry
 
@@ -10,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	goretry "github.com/sethvargo/go-retry"
@@ -130,12 +130,13 @@ func (p Policy) Do(ctx context.Context, gate *Gate, idempotent bool, op func(ctx
 		if err := sleepUntil(ctx, notBefore); err != nil {
 			return err
 		}
-		if err := gate.Wait(ctx, deadline); err != nil {
-			if errors.Is(err, errBeyondDeadline) {
+		if err := gate.Acquire(ctx, deadline); err != nil {
+			var closed *ClosedError
+			if errors.As(err, &closed) {
 				exhausted = true
-				lastAfter = gate.Remaining()
+				lastAfter = closed.For
 				if lastErr == nil {
-					lastErr = fmt.Errorf("upstream unavailable for another %s", lastAfter.Round(time.Millisecond))
+					lastErr = closed
 				}
 				return lastErr
 			}
@@ -143,11 +144,15 @@ func (p Policy) Do(ctx context.Context, gate *Gate, idempotent bool, op func(ctx
 		}
 		attempt++
 		err := op(withAttempt(ctx, attempt, lastCause), attempt)
+		c := Class{}
+		if err != nil {
+			c = classify(err)
+		}
+		gate.Report(c, err == nil)
 		if err == nil {
 			return nil
 		}
 		lastErr = err
-		c := classify(err)
 		lastCause = c.Cause
 		retry := c.Retryable && !c.Unknown || c.Unknown && idempotent
 		if !retry {
@@ -186,81 +191,6 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 	case <-timer.C:
 		return nil
 	}
-}
-
-// errBeyondDeadline: the gate stays closed past the caller's deadline.
-var errBeyondDeadline = errors.New("retry: gate closed beyond the deadline")
-
-// Gate holds every call to one upstream for one account while it is closed (by a
-// circuit breaker, say). The zero value is open; a nil *Gate never waits.
-type Gate struct {
-	mu        sync.Mutex
-	notBefore time.Time
-}
-
-// Defer closes the gate for d from now, unless it is already closed for longer.
-func (g *Gate) Defer(d time.Duration) {
-	if g == nil || d <= 0 {
-		return
-	}
-	until := time.Now().Add(d)
-	g.mu.Lock()
-	if until.After(g.notBefore) {
-		g.notBefore = until
-	}
-	g.mu.Unlock()
-}
-
-// Remaining is how long the gate stays closed.
-func (g *Gate) Remaining() time.Duration {
-	if g == nil {
-		return 0
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return time.Until(g.notBefore)
-}
-
-// Wait blocks until the gate is open. It returns errBeyondDeadline at once when the
-// gate stays closed past deadline, or ctx's error.
-func (g *Gate) Wait(ctx context.Context, deadline time.Time) error {
-	for {
-		d := g.Remaining()
-		if d <= 0 {
-			return nil
-		}
-		if time.Now().Add(d).After(deadline) {
-			return errBeyondDeadline
-		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-}
-
-// Gates hands out one Gate per key (upstream and account).
-type Gates struct {
-	mu    sync.Mutex
-	gates map[string]*Gate
-}
-
-// For returns the gate of key, creating it open.
-func (gs *Gates) For(key string) *Gate {
-	gs.mu.Lock()
-	defer gs.mu.Unlock()
-	if gs.gates == nil {
-		gs.gates = map[string]*Gate{}
-	}
-	g, ok := gs.gates[key]
-	if !ok {
-		g = &Gate{}
-		gs.gates[key] = g
-	}
-	return g
 }
 
 // attemptKey carries the attempt number and the reason of the retry in a call's context.

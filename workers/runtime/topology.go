@@ -19,8 +19,12 @@ const (
 	StreamFollowUps    = "PASSERELLE_FOLLOWUPS"
 	StreamDeadLetter   = "PASSERELLE_DEADLETTER"
 	BucketLedger       = "passerelle-ledger"
+	BucketReplicas     = "passerelle-replicas"
 	BucketDocuments    = events.DocumentsBucket
 )
+
+// ReplicaTTL is how long a replica's presence lasts without renewal.
+const ReplicaTTL = 30 * time.Second
 
 // Topology sizes passerelle's streams and buckets. Every field has a default (see
 // DefaultTopology); Setup creates what is missing and updates what differs.
@@ -92,6 +96,8 @@ func (t Topology) Streams() []jetstream.StreamConfig {
 type Assets struct {
 	Ledger    jetstream.KeyValue
 	Documents jetstream.ObjectStore
+	// Replicas holds one key per running replica, expiring when it stops renewing it.
+	Replicas jetstream.KeyValue
 }
 
 // Setup creates or updates every stream and bucket of t. It is idempotent and safe
@@ -116,7 +122,14 @@ func Setup(ctx context.Context, js jetstream.JetStream, t Topology) (*Assets, er
 	if err != nil {
 		return nil, fmt.Errorf("runtime: set up bucket %s: %w", BucketDocuments, err)
 	}
-	return &Assets{Ledger: kv, Documents: obs}, nil
+	replicas, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: BucketReplicas, Description: "the replicas running, each renewing its key",
+		TTL: ReplicaTTL, Storage: jetstream.MemoryStorage, Replicas: t.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("runtime: set up bucket %s: %w", BucketReplicas, err)
+	}
+	return &Assets{Ledger: kv, Documents: obs, Replicas: replicas}, nil
 }
 
 // ConsumerSpec describes a durable pull consumer of a worker.

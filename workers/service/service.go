@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/schemas"
@@ -45,6 +47,11 @@ type Config struct {
 	Declaration declaration.Config
 	// HTTPListen is the address of /healthz, /readyz and /metrics ("" serves nothing).
 	HTTPListen string
+	// ChorusProRateLimit and PASRAURateLimit are the calls per second allowed to
+	// each account, all replicas together (0: no limit); each replica takes its
+	// share of the replicas running.
+	ChorusProRateLimit float64
+	PASRAURateLimit    float64
 }
 
 // DefaultConfig returns the production defaults.
@@ -200,6 +207,13 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		})
 	}
+	presence := runtime.NewPresence(assets.Replicas, replicaID())
+	g.add("presence", func(ctx context.Context) error {
+		return presence.Run(ctx, func(n int) {
+			flow.SetRateLimit(s.cfg.ChorusProRateLimit / float64(n))
+			decl.SetRateLimit(s.cfg.PASRAURateLimit / float64(n))
+		})
+	})
 	s.log.InfoContext(ctx, "passerelle is running", "http", s.HTTPAddr, "concurrency", s.cfg.Concurrency)
 	close(s.Ready)
 	return g.run(ctx)
@@ -214,4 +228,11 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", s.health.serveReady)
 	mux.Handle("GET /metrics", s.deps.Telemetry.MetricsHandler)
 	return mux
+}
+
+// replicaID names this replica: its host name (the pod's, in Kubernetes) and a
+// random suffix, so that a restarted process is a new replica.
+func replicaID() string {
+	host, _ := os.Hostname()
+	return runtime.Key(host, nuid.Next())
 }

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -22,6 +23,7 @@ type Metrics struct {
 	rateLimited metric.Int64Counter
 	sent        metric.Int64Counter
 	authFailing metric.Int64UpDownCounter
+	circuitOpen metric.Int64UpDownCounter
 }
 
 // NewMetrics creates the instruments on mp.
@@ -46,6 +48,9 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	var err error
 	out.authFailing, err = m.Int64UpDownCounter("passerelle.auth.failing", metric.WithUnit("{account}"),
 		metric.WithDescription("Accounts whose credentials an administration currently refuses, by upstream."))
+	errs = append(errs, err)
+	out.circuitOpen, err = m.Int64UpDownCounter("passerelle.circuit.open", metric.WithUnit("{account}"),
+		metric.WithDescription("Accounts whose circuit to an administration is open (the upstream is unavailable), by upstream."))
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -126,6 +131,27 @@ func (m *Metrics) AuthFailing(ctx context.Context, upstream string, delta int64)
 	}
 }
 
+// CircuitOpen moves the count of accounts whose circuit to upstream is open.
+func (m *Metrics) CircuitOpen(ctx context.Context, upstream string, delta int64) {
+	if m != nil {
+		m.circuitOpen.Add(ctx, delta, metric.WithAttributes(attribute.String("upstream", upstream)))
+	}
+}
+
+// CircuitHook returns the hook the retry gates of upstream call when an account's
+// circuit opens or closes: it logs the change and counts open circuits.
+func (m *Metrics) CircuitHook(log *slog.Logger, upstream string) func(key string, open bool) {
+	return func(key string, open bool) {
+		if open {
+			log.Warn("upstream unavailable: circuit open, calls held back", "gate", key)
+			m.CircuitOpen(context.Background(), upstream, 1)
+			return
+		}
+		log.Info("upstream available again: circuit closed", "gate", key)
+		m.CircuitOpen(context.Background(), upstream, -1)
+	}
+}
+
 // Zero makes the series that alerts and dashboards read exist from the start, at
 // 0, rather than appear at their first event: refused accounts per upstream, and
 // the PASRAU waits of each account.
@@ -135,6 +161,7 @@ func (m *Metrics) Zero(ctx context.Context, pasrauAccounts []string) {
 	}
 	for _, upstream := range []string{"choruspro", "pasrau"} {
 		m.authFailing.Add(ctx, 0, metric.WithAttributes(attribute.String("upstream", upstream)))
+		m.circuitOpen.Add(ctx, 0, metric.WithAttributes(attribute.String("upstream", upstream)))
 	}
 	for _, account := range pasrauAccounts {
 		for _, by := range []string{"pasrau", "passerelle"} {
