@@ -194,6 +194,29 @@ func (m *message) ReadStructured(ctx context.Context, w binding.StructuredWriter
 		err := json.Unmarshal(m.data, &raw)
 		return &DecodeError{Where: "body", Reason: "structured-mode event is not valid JSON: " + err.Error(), Err: err}
 	}
+	// The SDK's own errors for a missing or empty required attribute do not
+	// always name it ("cannot parse uri ref: "): check them first.
+	var attrs struct {
+		ID     *json.RawMessage `json:"id"`
+		Source *json.RawMessage `json:"source"`
+		Type   *json.RawMessage `json:"type"`
+	}
+	if json.Unmarshal(m.data, &attrs) == nil {
+		for _, a := range []struct {
+			name string
+			raw  *json.RawMessage
+		}{{"id", attrs.ID}, {"source", attrs.Source}, {"type", attrs.Type}} {
+			var v string
+			switch {
+			case a.raw == nil:
+				return &DecodeError{Where: a.name, Reason: "required attribute is missing"}
+			case json.Unmarshal(*a.raw, &v) != nil:
+				return &DecodeError{Where: a.name, Reason: "attribute must be a string"}
+			case v == "":
+				return &DecodeError{Where: a.name, Reason: "required attribute is empty"}
+			}
+		}
+	}
 	return w.SetStructuredEvent(ctx, format.JSON, bytes.NewReader(m.data))
 }
 

@@ -82,7 +82,9 @@ func TestDecodeRejects(t *testing.T) {
 		{"not utf-8", bin(append(full, "ce-subject", "a%FF")...), `{}`, "ce-subject", "not valid UTF-8", false},
 		{"structured garbage", bin("content-type", "application/cloudevents+json"), `{"specversion":`, "body", "not valid JSON", false},
 		{"structured empty", bin("content-type", "application/cloudevents+json"), ``, "body", "empty", false},
-		{"structured missing type", bin("content-type", "application/cloudevents+json; charset=utf-8"), `{"specversion":"1.0","id":"1","source":"s"}`, "", "type", false},
+		{"structured missing type", bin("content-type", "application/cloudevents+json; charset=utf-8"), `{"specversion":"1.0","id":"1","source":"s"}`, "type", "missing", false},
+		{"structured empty source", bin("content-type", "application/cloudevents+json"), `{"specversion":"1.0","id":"1","source":"","type":"t"}`, "source", "empty", false},
+		{"structured numeric id", bin("content-type", "application/cloudevents+json"), `{"specversion":"1.0","id":1,"source":"s","type":"t"}`, "id", "string", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -46,6 +46,22 @@ type DeclarationIdentity struct {
 	Test     bool   `json:"test"`
 }
 
+// Complete reports whether the identity was read whole from a file: a SIRET of 14
+// digits and a month YYYY-MM. Events name a declaration's identity only then.
+func (id DeclarationIdentity) Complete() bool {
+	digits := func(s string) bool {
+		for _, c := range []byte(s) {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	m := id.Month
+	return len(id.SIRET) == 14 && digits(id.SIRET) &&
+		len(m) == 7 && digits(m[:4]) && m[4] == '-' && digits(m[5:]) && m[5:] >= "01" && m[5:] <= "12"
+}
+
 // Declaration states of declaration.status events.
 const (
 	StateInvalid   = "invalid"   // final: the file breaks the norm's checks; never deposited

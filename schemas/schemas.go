@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/passerelle-dev/passerelle/events"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
@@ -152,13 +154,22 @@ func problems(ve *jsonschema.ValidationError, pr *message.Printer) []Problem {
 			}
 			return
 		}
-		p := Problem{Location: pointer(e.InstanceLocation), Message: e.ErrorKind.LocalizedString(pr)}
+		// A message may quote the value at fault, and a key may be of any
+		// length: both are clipped, so that the answer to a hostile input stays small.
+		p := Problem{
+			Location: events.Clip(pointer(e.InstanceLocation), events.MaxProblemBytes),
+			Message:  events.Clip(e.ErrorKind.LocalizedString(pr), events.MaxProblemBytes),
+		}
 		if !seen[p] {
 			seen[p] = true
 			ps = append(ps, p)
 		}
 	}
 	walk(ve)
+	if len(ps) > events.MaxProblems {
+		more := len(ps) - (events.MaxProblems - 1)
+		ps = append(ps[:events.MaxProblems-1], Problem{Message: fmt.Sprintf("%d more problem(s) not listed", more)})
+	}
 	return ps
 }
 

@@ -39,6 +39,8 @@ func commands() []command {
 		{"publish", "publish a submit event from a JSON file", publishUsage, runPublish},
 		{"watch", "print status events as they arrive", watchUsage, runWatch},
 		{"validate", "check a PASRAU declaration file", validateUsage, runValidate},
+		{"dlq", "list, show, replay or purge dead letters", dlqUsage, runDLQ},
+		{"status", "show a submission's whole history", statusUsage, runStatus},
 	}
 }
 

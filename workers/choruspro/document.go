@@ -78,6 +78,8 @@ type DocumentError struct {
 	Kind DocumentKind
 	// Reason says what is wrong, in English.
 	Reason string
+	// InName: the name is at fault (otherwise the content).
+	InName bool
 
 	tooLarge bool
 }
@@ -103,25 +105,26 @@ func (e *DocumentError) Unwrap() []error {
 // for xml, gzip or zip magic numbers). It returns nil or a *DocumentError.
 func ValidateDocument(name string, content []byte, kind DocumentKind) error {
 	fail := func(reason string) error { return &DocumentError{Name: name, Kind: kind, Reason: reason} }
+	failName := func(reason string) error { return &DocumentError{Name: name, Kind: kind, Reason: reason, InName: true} }
 	allowed := AllowedExtensions(kind)
 	if allowed == nil {
 		return fail("unknown document kind")
 	}
 	switch {
 	case name == "":
-		return fail("the file name is empty")
+		return failName("the file name is empty")
 	case !utf8.ValidString(name):
-		return fail("the file name is not valid UTF-8")
+		return failName("the file name is not valid UTF-8")
 	case utf8.RuneCountInString(name) > MaxFileNameLength:
-		return fail(fmt.Sprintf("the file name has %d characters, more than %d", utf8.RuneCountInString(name), MaxFileNameLength))
+		return failName(fmt.Sprintf("the file name has %d characters, more than %d", utf8.RuneCountInString(name), MaxFileNameLength))
 	case strings.ContainsAny(name, `/\`):
-		return fail("the file name contains a path separator")
+		return failName("the file name contains a path separator")
 	case strings.ContainsFunc(name, unicode.IsControl):
-		return fail("the file name contains a control character")
+		return failName("the file name contains a control character")
 	}
 	ext := strings.ToLower(strings.TrimPrefix(path.Ext(name), "."))
 	if ext == "" || !slices.Contains(allowed, ext) {
-		return fail(fmt.Sprintf("the extension %q is not allowed (allowed: %s)", ext, strings.Join(allowed, ", ")))
+		return failName(fmt.Sprintf("the extension %q is not allowed (allowed: %s)", ext, strings.Join(allowed, ", ")))
 	}
 	if len(content) == 0 {
 		return fail("the file is empty")

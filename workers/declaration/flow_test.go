@@ -17,6 +17,7 @@ import (
 	"github.com/passerelle-dev/passerelle/workers/devstack/devstacktest"
 	"github.com/passerelle-dev/passerelle/workers/pasrau"
 	"github.com/passerelle-dev/passerelle/workers/pasrau/pasrautest"
+	"github.com/passerelle-dev/passerelle/workers/runtime"
 )
 
 // harness is the shared end-to-end harness with the declaration flow's helpers.
@@ -425,4 +426,49 @@ func TestTwoReplicasShareOnePoller(t *testing.T) {
 		}
 	}
 	checkReturnVersions(t, h.returns())
+}
+
+// TestReplayedDeclarationStartsAgain makes a declaration fail through a PASRAU
+// deposit service answering 503, then replays its dead letter once PASRAU is back:
+// it starts again, its statuses following the failed one, and is deposited once.
+func TestReplayedDeclarationStartsAgain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	t.Parallel()
+	h := newHarness(t, pasrautest.Config{Faults: pasrautest.Faults{Ops: []string{"deposit"}, UnavailableProbability: 1}})
+	h.Config.Policy.MaxDeliveries = 2
+	h.Config.Policy.BackoffBase = 100 * time.Millisecond
+	h.Config.Declaration.Retry.Budget = 300 * time.Millisecond
+	h.StartService()
+	text := validText(t, 3, 2027, "")
+	id := h.publish(events.DeclarationFile{Encoding: events.EncodingUTF8, Text: text})
+	h.WaitFinal(time.Minute, id)
+	failed := h.final(id)
+	if failed.State != events.StateFailed || failed.Failure == nil || failed.Failure.DeadLetter == 0 {
+		t.Fatalf("final %s %+v, want failed with its dead letter", failed.State, failed.Failure)
+	}
+	if err := h.Stack.PASRAU.SetFaults(pasrautest.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runtime.NewDeadLetters(h.JS, nil, nil).Replay(context.Background(), failed.Failure.DeadLetter, false); err != nil {
+		t.Fatal(err)
+	}
+
+	h.WaitFor(time.Minute, "the replayed declaration accepted", func() bool {
+		hist := h.History(id)
+		return len(hist) > 0 && strings.HasSuffix(hist[len(hist)-1], events.StateAccepted)
+	})
+	hist := h.History(id)
+	for i, s := range hist {
+		if !strings.HasPrefix(s, fmt.Sprintf("#%d ", i+1)) {
+			t.Errorf("history %v: status %d numbered out of turn", hist, i+1)
+		}
+	}
+	if n := h.deposits()[sha(text)]; n != 1 {
+		t.Errorf("deposited %d times, want 1", n)
+	}
+	if dl := h.DeadLetters(); len(dl) != 0 {
+		t.Errorf("%d dead letters left after the replay, want 0", len(dl))
+	}
 }

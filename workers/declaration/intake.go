@@ -47,14 +47,15 @@ func (e *invalidFile) Error() string {
 type conflictError struct {
 	identity events.DeclarationIdentity
 	other    string
-	sameID   bool
 }
 
 func (e *conflictError) Error() string {
-	if e.sameID {
-		return fmt.Sprintf("event id %s was already used for declaration %s %s with another file", e.other, e.identity.SIRET, e.identity.Month)
-	}
-	return fmt.Sprintf("declaration %s %s (nature %s, type %s, fraction %s) was already submitted with another file by event %s", e.identity.SIRET, e.identity.Month, e.identity.Nature, e.identity.Type, e.identity.Fraction, e.other)
+	return fmt.Sprintf("%s was already submitted with another file by event %s", describe(e.identity), e.other)
+}
+
+// describe names a declaration for people.
+func describe(id events.DeclarationIdentity) string {
+	return fmt.Sprintf("declaration %s %s (nature %s, type %s, fraction %s)", id.SIRET, id.Month, id.Nature, id.Type, id.Fraction)
 }
 
 // Prepare decodes the CloudEvent so that the process span continues its trace context.
@@ -90,6 +91,7 @@ func (h *intakeHandler) Handle(ctx context.Context, d *runtime.Delivery) error {
 	sum := sha256.Sum256(latin1)
 	s := &submission{
 		id: e.ID(), acct: acct, identity: identityOf(decl), file: latin1, hash: hex.EncodeToString(sum[:]),
+		replay: d.Header.Get(runtime.HeaderReplay) != "",
 	}
 	s.key = ledgerKey(s.identity)
 	n.Key = s.key
@@ -134,6 +136,9 @@ func (f *Flow) readFile(ctx context.Context, file *events.DeclarationFile) ([]by
 // unknown, or deposited after a last look) when deliveries ran out.
 func (h *intakeHandler) Answer(ctx context.Context, d *runtime.Delivery, end runtime.End) error {
 	f := h.f
+	if !intake.Answerable(end) {
+		return nil // the dead letter says why
+	}
 	n := intake.Decode(ctx, d)
 	account := n.Account()
 	if account == "" {
@@ -157,9 +162,7 @@ func (h *intakeHandler) Answer(ctx context.Context, d *runtime.Delivery, end run
 		r.Identity = inv.identity
 		s.State = events.StateInvalid
 		s.Rejection = &events.Rejection{Source: "passerelle", Reason: "the declaration file breaks the norm's checks: it was not deposited"}
-		for _, p := range inv.problems {
-			s.Problems = append(s.Problems, events.FileProblem{Line: p.Line, Rubric: p.Rubric, Code: string(p.Code), Message: p.Message})
-		}
+		s.Problems = fileProblems(inv.problems)
 	case errors.As(end.Err, &ce):
 		r.Identity = ce.identity
 		s.State = events.StateConflict
@@ -167,4 +170,21 @@ func (h *intakeHandler) Answer(ctx context.Context, d *runtime.Delivery, end run
 	}
 	r.addStatus(s, f.now())
 	return f.flush(ctx, r)
+}
+
+// fileProblems returns the problems a status event lists: the first
+// events.MaxProblems (the last saying how many more there were; `passerelle
+// validate` lists them all), each message clipped.
+func fileProblems(ps pasrau.Problems) []events.FileProblem {
+	out := make([]events.FileProblem, 0, min(len(ps), events.MaxProblems))
+	for i, p := range ps {
+		if i == events.MaxProblems-1 && len(ps) > events.MaxProblems {
+			more := ps.Count() - i
+			out = append(out, events.FileProblem{Code: string(pasrau.ProblemTruncated),
+				Message: fmt.Sprintf("%d more problem(s) not listed; `passerelle validate` lists them", more)})
+			break
+		}
+		out = append(out, events.FileProblem{Line: p.Line, Rubric: p.Rubric, Code: string(p.Code), Message: events.Clip(p.Message, events.MaxProblemBytes)})
+	}
+	return out
 }

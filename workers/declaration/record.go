@@ -53,7 +53,7 @@ func (r *record) reusable() bool { return r.final() && !r.MayHaveDeposited }
 func (r *record) addStatus(s events.DeclarationStatus, now time.Time) {
 	r.Seq++
 	s.SubmitID, s.Account, s.Sequence = r.SubmitID, r.Account, r.Seq
-	if s.Declaration == nil && r.Identity.SIRET != "" {
+	if s.Declaration == nil && r.Identity.Complete() {
 		id := r.Identity
 		s.Declaration = &id
 	}
@@ -68,8 +68,10 @@ func (r *record) addStatus(s events.DeclarationStatus, now time.Time) {
 	r.Pending = append(r.Pending, s)
 }
 
-// ledgerKey is the business key of a declaration: its identity. Two deposits of
-// the same identity are the same declaration, whichever account sends it.
+// LedgerKey is the ledger key of a declaration: its identity. Two deposits of the
+// same identity are the same declaration, whichever account sends it.
+func LedgerKey(id events.DeclarationIdentity) string { return ledgerKey(id) }
+
 func ledgerKey(id events.DeclarationIdentity) string {
 	essai := "real"
 	if id.Test {
@@ -78,7 +80,9 @@ func ledgerKey(id events.DeclarationIdentity) string {
 	return runtime.Key("declaration", id.SIRET, id.Month, id.Nature, id.Type, id.Fraction, essai)
 }
 
-// fluxKey maps a flux to its submission's ledger key.
+// FluxKey is the ledger key that maps a flux to its submission's ledger key.
+func FluxKey(idflux string) string { return fluxKey(idflux) }
+
 func fluxKey(idflux string) string { return runtime.Key("flux", idflux) }
 
 // fluxLink is the value under fluxKey.

@@ -21,6 +21,8 @@ type submission struct {
 	file     []byte // ISO-8859-1
 	key      string
 	hash     string
+	// replay is set for a submit event an operator re-injected from the dead letters.
+	replay bool
 }
 
 // reconcileMargin widens the window a lost deposit is looked for in, for clock skew
@@ -35,6 +37,12 @@ const maxResends = 3
 func (f *Flow) submit(ctx context.Context, s *submission) error {
 	var r record
 	rev, err := f.deps.Ledger.Get(ctx, s.key, &r)
+	if errors.Is(err, runtime.ErrNotFound) || err == nil && r.SubmitID != s.id {
+		// The first handling of this event: its id must not name another submission.
+		if cerr := intake.ClaimID(ctx, f.deps.Ledger, s.id, s.key, describe(s.identity)); cerr != nil {
+			return cerr
+		}
+	}
 	switch {
 	case errors.Is(err, runtime.ErrNotFound):
 		r = f.newRecord(ctx, s)
@@ -55,12 +63,24 @@ func (f *Flow) submit(ctx context.Context, s *submission) error {
 		if rev, err = f.save(ctx, s.key, &r, rev); err != nil {
 			return err
 		}
+	case r.SubmitID == s.id && r.Hash == s.hash && s.replay && r.final() && (r.State == events.StateFailed || r.State == events.StateUnknown):
+		// An operator replays a declaration that failed: it starts again, its
+		// sequence going on; one that may have been deposited is looked for first.
+		r.Pending = nil
+		r.Step = stepReceived
+		if r.MayHaveDeposited {
+			r.Step = stepSending
+		}
+		r.addStatus(events.DeclarationStatus{State: events.StateReceived}, f.now())
+		if rev, err = f.save(ctx, s.key, &r, rev); err != nil {
+			return err
+		}
 	case r.SubmitID != s.id && r.Hash == s.hash:
 		return f.answerDuplicate(ctx, s, &r, rev)
 	case r.SubmitID != s.id:
 		return runtime.Invalid(&conflictError{identity: s.identity, other: r.SubmitID})
 	case r.Hash != s.hash:
-		return runtime.Invalid(&conflictError{identity: s.identity, other: s.id, sameID: true})
+		return runtime.Invalid(&intake.ReusedIDError{ID: s.id, Names: describe(s.identity), OtherContent: true})
 	}
 	return f.advance(ctx, s, &r, rev)
 }
@@ -278,8 +298,9 @@ func (f *Flow) depositFailed(ctx context.Context, key string, r *record, rev uin
 			Reason: "PASRAU refused passerelle's request as malformed; this is a defect of passerelle, please report it: " + err.Error(),
 		}}, f.now())
 	default:
-		// Not sent, or refused before reaching the deposit service: nothing was registered.
-		r.Step = stepReceived
+		// Not sent, or refused before reaching the deposit service: nothing was
+		// registered, by this attempt nor (proven before it was made) by earlier ones.
+		r.Step, r.MayHaveDeposited = stepReceived, false
 		if _, serr := f.save(ctx, key, r, rev); serr != nil {
 			return serr
 		}

@@ -142,10 +142,30 @@ func Rejection(err error) *events.Rejection {
 	case errors.As(err, &ie):
 		r.Reason, r.Errors = ie.Reason, ie.Problems
 	}
+	r.Reason = events.Clip(r.Reason, events.MaxReasonBytes)
+	r.Errors = boundProblems(r.Errors)
 	return r
+}
+
+// boundProblems returns a copy of ps bounded like every status event's problems:
+// at most events.MaxProblems, the last saying how many more there were, each
+// clipped.
+func boundProblems(ps []events.Problem) []events.Problem {
+	if ps == nil {
+		return nil
+	}
+	out := make([]events.Problem, 0, min(len(ps), events.MaxProblems))
+	for i, p := range ps {
+		if i == events.MaxProblems-1 && len(ps) > events.MaxProblems {
+			out = append(out, events.Problem{Location: "/", Message: fmt.Sprintf("%d more problem(s) not listed", len(ps)-i)})
+			break
+		}
+		out = append(out, events.Problem{Location: events.Clip(p.Location, events.MaxProblemBytes), Message: events.Clip(p.Message, events.MaxProblemBytes)})
+	}
+	return out
 }
 
 // Failure describes a message the runtime gave up on.
 func Failure(end runtime.End) *events.Failure {
-	return &events.Failure{Reason: end.Err.Error(), Deliveries: int(min(end.Deliveries, 1<<31)), DeadLetter: end.DeadLetterSeq}
+	return &events.Failure{Reason: events.Clip(end.Err.Error(), events.MaxReasonBytes), Deliveries: int(min(end.Deliveries, 1<<31)), DeadLetter: end.DeadLetterSeq}
 }

@@ -46,7 +46,15 @@ func (f *Flow) readDocument(ctx context.Context, sub *events.InvoiceSubmit) ([]b
 		kind = choruspro.KindFlux
 	}
 	if err := choruspro.ValidateDocument(doc.FileName, content, kind); err != nil {
-		return nil, "", runtime.Invalid(problem("/document", err.Error()))
+		at := "/document/content"
+		var de *choruspro.DocumentError
+		switch {
+		case errors.As(err, &de) && de.InName:
+			at = "/document/fileName"
+		case doc.Object != nil:
+			at = "/document/object"
+		}
+		return nil, "", runtime.Invalid(problem(at, err.Error()))
 	}
 	sum := sha256.Sum256(content)
 	return content, hex.EncodeToString(sum[:]), nil

@@ -15,12 +15,13 @@ func problem(location, message string) error {
 // conflictError: the business key is taken by another submission with other content.
 type conflictError struct {
 	number, supplier, other string
-	sameID                  bool
 }
 
 func (e *conflictError) Error() string {
-	if e.sameID {
-		return fmt.Sprintf("event id %s was already used for invoice %q of supplier %s with different content", e.other, e.number, e.supplier)
-	}
-	return fmt.Sprintf("invoice %q of supplier %s was already submitted with different content by event %s", e.number, e.supplier, e.other)
+	return fmt.Sprintf("%s was already submitted with different content by event %s", describe(e.supplier, e.number), e.other)
+}
+
+// describe names an invoice for people.
+func describe(supplier, number string) string {
+	return fmt.Sprintf("invoice %q of supplier %s", number, supplier)
 }

@@ -298,7 +298,7 @@ func TestMalformedEvents(t *testing.T) {
 		{"wrong type", binary("m-type", "invoice.created", example(t, 0, "T-TYPE")), "m-type", "type", "is not \"invoice.submit\""},
 		{"schema violation", binary("m-schema", "invoice.submit", badSchema), "m-schema", "/invoice/date", ""},
 		{"unknown account", binary("m-account", "invoice.submit", unknownAccount), "m-account", "/account", "not configured"},
-		{"PDF that is not a PDF", binary("m-pdf", "invoice.submit", notPDF), "m-pdf", "/document", "PDF"},
+		{"PDF that is not a PDF", binary("m-pdf", "invoice.submit", notPDF), "m-pdf", "/document/content", "PDF"},
 		{"missing Object Store object", binary("m-obj", "invoice.submit", missingObject), "m-obj", "/document/object/name", "missing/x.pdf"},
 	}
 	for _, tt := range tests {

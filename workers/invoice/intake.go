@@ -38,13 +38,13 @@ func (h *intakeHandler) Handle(ctx context.Context, d *runtime.Delivery) error {
 		return err
 	}
 	s := &submission{
-		id:      e.ID(),
-		sub:     &sub,
-		acct:    acct,
-		doc:     doc,
-		key:     ledgerKey(acct.SupplierID, sub.Invoice.Number),
-		hash:    contentHash(&sub, docSHA),
-		redeliv: d.Delivered > 1,
+		id:     e.ID(),
+		sub:    &sub,
+		acct:   acct,
+		doc:    doc,
+		key:    ledgerKey(acct.SupplierID, sub.Invoice.Number),
+		hash:   contentHash(&sub, docSHA),
+		replay: d.Header.Get(runtime.HeaderReplay) != "",
 	}
 	return f.submit(ctx, s)
 }
@@ -54,6 +54,9 @@ func (h *intakeHandler) Handle(ctx context.Context, d *runtime.Delivery) error {
 // dead letter holds it).
 func (h *intakeHandler) Answer(ctx context.Context, d *runtime.Delivery, end runtime.End) error {
 	f := h.f
+	if !intake.Answerable(end) {
+		return nil // the dead letter says why
+	}
 	n := intake.Decode(ctx, d)
 	if n.Event == nil {
 		return nil

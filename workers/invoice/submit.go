@@ -15,13 +15,14 @@ import (
 
 // submission is one invoice.submit being handled.
 type submission struct {
-	id      string
-	sub     *events.InvoiceSubmit
-	acct    *Account
-	doc     []byte
-	key     string
-	hash    string
-	redeliv bool
+	id   string
+	sub  *events.InvoiceSubmit
+	acct *Account
+	doc  []byte
+	key  string
+	hash string
+	// replay is set for a submit event an operator re-injected from the dead letters.
+	replay bool
 }
 
 // maxResends bounds the deposits re-sent in one handling after their absence was
@@ -33,6 +34,12 @@ const maxResends = 3
 func (f *Flow) submit(ctx context.Context, s *submission) error {
 	var r record
 	rev, err := f.deps.Ledger.Get(ctx, s.key, &r)
+	if errors.Is(err, runtime.ErrNotFound) || err == nil && r.SubmitID != s.id {
+		// The first handling of this event: its id must not name another submission.
+		if cerr := intake.ClaimID(ctx, f.deps.Ledger, s.id, s.key, describe(fmt.Sprint(s.acct.SupplierID), s.sub.Invoice.Number)); cerr != nil {
+			return cerr
+		}
+	}
 	switch {
 	case errors.Is(err, runtime.ErrNotFound):
 		r = f.newRecord(ctx, s)
@@ -55,12 +62,24 @@ func (f *Flow) submit(ctx context.Context, s *submission) error {
 		if rev, err = f.save(ctx, s.key, &r, rev); err != nil {
 			return err
 		}
+	case r.SubmitID == s.id && r.Hash == s.hash && s.replay && r.final() && (r.State == events.StateFailed || r.State == events.StateUnknown):
+		// An operator replays a submission that failed: it starts again, its
+		// sequence going on; one that may have reached Chorus Pro is looked up first.
+		r.Pending = nil
+		r.Step = stepReceived
+		if r.MayHaveDeposited {
+			r.Step = stepSending
+		}
+		r.addStatus(events.InvoiceStatus{State: events.StateReceived}, f.now())
+		if rev, err = f.save(ctx, s.key, &r, rev); err != nil {
+			return err
+		}
 	case r.SubmitID != s.id && r.Hash == s.hash:
 		return f.answerDuplicate(ctx, s, &r, rev)
 	case r.SubmitID != s.id:
 		return runtime.Invalid(&conflictError{number: s.sub.Invoice.Number, supplier: fmt.Sprint(s.acct.SupplierID), other: r.SubmitID})
 	case r.Hash != s.hash:
-		return runtime.Invalid(&conflictError{number: s.sub.Invoice.Number, supplier: fmt.Sprint(s.acct.SupplierID), other: s.id, sameID: true})
+		return runtime.Invalid(&intake.ReusedIDError{ID: s.id, Names: describe(fmt.Sprint(s.acct.SupplierID), s.sub.Invoice.Number), OtherContent: true})
 	}
 	return f.advance(ctx, s, &r, rev)
 }

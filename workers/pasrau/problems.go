@@ -122,3 +122,16 @@ func (e *ValidationError) Error() string {
 	}
 	return b.String()
 }
+
+// Count returns the number of problems found, those a ProblemTruncated entry
+// summarises included.
+func (ps Problems) Count() int {
+	n := len(ps)
+	if n > 0 && ps[n-1].Code == ProblemTruncated {
+		var dropped int
+		if _, err := fmt.Sscanf(ps[n-1].Message, "%d more", &dropped); err == nil {
+			n += dropped - 1
+		}
+	}
+	return n
+}

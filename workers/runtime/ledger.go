@@ -123,6 +123,32 @@ func (l *Ledger) Save(ctx context.Context, key string, v any, rev uint64) (uint6
 	return nrev, nil
 }
 
+// Matching lists the keys matching a NATS subject filter (tokens, * and >). It reads
+// the key space: for operators, not for the hot path.
+func (l *Ledger) Matching(ctx context.Context, filter string) ([]string, error) {
+	lister, err := l.kv.ListKeysFiltered(ctx, filter)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: list %s: %w", filter, err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// Raw returns the record of key as stored (JSON), or ErrNotFound.
+func (l *Ledger) Raw(ctx context.Context, key string) ([]byte, error) {
+	e, err := l.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger: get %s: %w", key, err)
+	}
+	return e.Value(), nil
+}
+
 // Keys lists the keys whose name starts with prefix (a sequence of key tokens). It
 // reads the whole key space: for operators, not for the hot path.
 func (l *Ledger) Keys(ctx context.Context, prefix string) ([]string, error) {

@@ -98,7 +98,7 @@ func setup(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixture{js: js, nc: nc, consumer: c, dead: runtime.NewDeadLetters(js, nil)}
+	return fixture{js: js, nc: nc, consumer: c, dead: runtime.NewDeadLetters(js, nil, nil)}
 }
 
 func (f fixture) publish(t *testing.T, bodies ...string) {

@@ -122,7 +122,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	pub := events.NewPublisher(js, events.WithTracerProvider(tel.TracerProvider), events.WithSentCounter(tel.Metrics.Sent))
-	dead := runtime.NewDeadLetters(js, tel.Metrics.DeadLetter)
+	dead := runtime.NewDeadLetters(js, documents, tel.Metrics.DeadLetter)
 	s.health = newHealth(s.deps.NATS, js, tel.Metrics)
 	flow, err := invoice.New(s.cfg.Invoice, invoice.Deps{
 		Accounts: s.deps.Accounts, Publisher: pub, Ledger: runtime.NewLedger(assets.Ledger, tel.TracerProvider),

@@ -352,3 +352,14 @@ func (h *Harness) DeadLetters() []*jetstream.RawStreamMsg {
 	}
 	return out
 }
+
+// DeadLetterStore returns the dead letters as operators see them (bodies kept in
+// the documents bucket included).
+func (h *Harness) DeadLetterStore() *runtime.DeadLetters {
+	h.T.Helper()
+	bodies, err := h.JS.ObjectStore(context.Background(), runtime.BucketDocuments)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	return runtime.NewDeadLetters(h.JS, bodies, nil)
+}
