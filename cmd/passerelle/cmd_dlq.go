@@ -35,7 +35,9 @@ deposited again, and one that had failed starts again (its status events going
 on after the failed one). purge removes dead letters for good.
 
 Flags:
-  --nats URL   NATS server (default: $NATS_URL, else nats://127.0.0.1:4222)
+  --nats URL   NATS server (default: $NATS_URL, else nats://127.0.0.1:4222);
+               credentials and TLS from PASSERELLE_NATS_CREDS, _NKEY, _CA,
+               _CERT and _KEY, as for passerelle run
   --all        every dead letter (replay, purge)
   --keep       replay without removing the dead letter
 
@@ -83,7 +85,7 @@ func runDLQ(ctx context.Context, e env, args []string) error {
 	default:
 		return &usageError{fmt.Sprintf("dlq: unknown action %q (list, show, replay or purge)", verb)}
 	}
-	nc, err := natsSettings{URL: *natsURL}.connect("passerelle dlq")
+	nc, err := operatorNATS(e, *natsURL).connect("passerelle dlq")
 	if err != nil {
 		return err
 	}

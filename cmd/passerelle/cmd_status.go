@@ -24,7 +24,9 @@ return event published for it. QUERY is a submit event's id, an invoice number o
 a PASRAU flux id (idflux).
 
 Flags:
-  --nats URL   NATS server (default: $NATS_URL, else nats://127.0.0.1:4222)
+  --nats URL   NATS server (default: $NATS_URL, else nats://127.0.0.1:4222);
+               credentials and TLS from PASSERELLE_NATS_CREDS, _NKEY, _CA,
+               _CERT and _KEY, as for passerelle run
 
 Examples:
   passerelle status 3f0c7a52-6a4e-4d0c-9a51-2f1f2b8a9e10
@@ -42,7 +44,7 @@ func runStatus(ctx context.Context, e env, args []string) error {
 		return &usageError{"status: exactly one QUERY is required\n\n" + statusUsage}
 	}
 	query := fs.Arg(0)
-	nc, err := natsSettings{URL: *natsURL}.connect("passerelle status")
+	nc, err := operatorNATS(e, *natsURL).connect("passerelle status")
 	if err != nil {
 		return err
 	}

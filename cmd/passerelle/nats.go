@@ -47,3 +47,20 @@ func (s natsSettings) connect(name string) (*nats.Conn, error) {
 	}
 	return nc, nil
 }
+
+// operatorNATS returns the NATS settings of an operator's command: the server at
+// url, with the credentials and TLS files `passerelle run` reads from the same
+// environment variables (PASSERELLE_NATS_CREDS, _NKEY, _CA, _CERT and _KEY).
+func operatorNATS(e env, url string) natsSettings {
+	return natsSettings{
+		URL: url, Creds: e.getenv("PASSERELLE_NATS_CREDS"), NKey: e.getenv("PASSERELLE_NATS_NKEY"),
+		CA: e.getenv("PASSERELLE_NATS_CA"), Cert: e.getenv("PASSERELLE_NATS_CERT"), Key: e.getenv("PASSERELLE_NATS_KEY"),
+	}
+}
+
+func defaultNATSURL(e env) string {
+	if u := e.getenv("NATS_URL"); u != "" {
+		return u
+	}
+	return nats.DefaultURL
+}

@@ -36,7 +36,7 @@ func commands() []command {
 		{"dev", "run everything on this machine: embedded NATS, emulators, workers", devUsage, runDev},
 		{"run", "run the production worker (configured by environment variables)", runUsage, runRun},
 		{"emulate", "run an administration API emulator for tests", emulateUsage, runEmulate},
-		{"publish", "publish a submit event from a JSON file", publishUsage, runPublish},
+		{"publish", "publish a submit event from event data, a PDF, a flow or a declaration file", publishUsage, runPublish},
 		{"watch", "print status events as they arrive", watchUsage, runWatch},
 		{"validate", "check a PASRAU declaration file", validateUsage, runValidate},
 		{"dlq", "list, show, replay or purge dead letters", dlqUsage, runDLQ},
