@@ -61,6 +61,9 @@ type Config struct {
 	PollLag time.Duration
 	// PollLookback is how far back the first listing of a new account starts.
 	PollLookback time.Duration
+	// PollPageIndex is the listing page size, as PASRAU's retourspage index
+	// (pasrau.PerPage25 .. pasrau.PerPage1000; default PerPage1000).
+	PollPageIndex int
 	// ReconcileWindow is how long a deposit whose outcome is unknown is looked for
 	// before it is reported unknown. It must exceed DepositTimeout plus a minute:
 	// only then can a deposit be proven absent and sent again.
@@ -111,6 +114,9 @@ func (c Config) withDefaults() Config {
 		if *p.v == 0 {
 			*p.v = p.def
 		}
+	}
+	if pasrau.PerPageSize(c.PollPageIndex) == 0 {
+		c.PollPageIndex = pasrau.PerPage1000
 	}
 	if c.PollLag < 0 {
 		c.PollLag = 0

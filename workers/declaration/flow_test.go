@@ -472,3 +472,99 @@ func TestReplayedDeclarationStartsAgain(t *testing.T) {
 		t.Errorf("%d dead letters left after the replay, want 0", len(dl))
 	}
 }
+
+// TestPollerReadsEveryReturn deposits declarations whose returns fill listing
+// windows many pages deep (25 returns a page), while PASRAU keeps overwriting
+// EN_COURS returns with their final versions: the account's poller publishes the
+// final version of every return PASRAU holds for each flux.
+func TestPollerReadsEveryReturn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("40 declarations and their returns")
+	}
+	t.Parallel()
+	// PASRAU's minimum interval between polls is kept short: the listings are
+	// many, and what is under test is where they start and end.
+	h := newHarness(t, pasrautest.Config{MinInterval: 10 * time.Millisecond})
+	h.Config.Declaration.PollPageIndex = pasrau.PerPage25
+	h.Config.Declaration.AccountPoll = time.Second
+	h.StartService()
+	ids := make([]string, 40)
+	for i := range ids {
+		ids[i] = h.publish(events.DeclarationFile{Encoding: events.EncodingUTF8, Text: validText(t, 1+i%12, 2060+i/12, "")})
+	}
+	h.WaitFinal(3*time.Minute, ids...)
+	reg, err := h.Stack.Accounts(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, _ := reg.PASRAU(devstack.DemoAccount)
+	// What PASRAU holds for each flux, final versions only once every return is final.
+	want := map[string]map[string]pasrau.Status{}
+	h.WaitFor(time.Minute, "every return final at PASRAU", func() bool {
+		for _, id := range ids {
+			flux := h.final(id).IDFlux
+			l, err := acct.Client.ListByFlux(context.Background(), flux, 1, pasrau.PerPage100)
+			if err != nil {
+				return false
+			}
+			want[flux] = map[string]pasrau.Status{}
+			for _, f := range l.Flux {
+				for _, r := range f.Returns {
+					if r.Statut == pasrau.StatusInProgress {
+						return false
+					}
+					want[flux][r.Nature+"/"+r.OPS] = r.Statut
+				}
+			}
+		}
+		return true
+	})
+	latest := func() map[string]map[string]string {
+		got := map[string]map[string]string{}
+		for flux, rs := range h.returns() {
+			got[flux] = map[string]string{}
+			for _, r := range rs {
+				got[flux][r.Nature+"/"+r.OPS] = r.Statut
+			}
+		}
+		return got
+	}
+	h.WaitFor(3*time.Minute, "the final version of every return published", func() bool {
+		got := latest()
+		for flux, rs := range want {
+			for k, st := range rs {
+				if got[flux][k] != string(st) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	checkReturnVersions(t, h.returns())
+	// The load must have made listings too long for a page: a window listed again
+	// from the same start with a nearer end (narrowed), or later pages read.
+	ends := map[string]map[string]bool{}
+	paged := 0
+	for _, r := range h.Stack.PASRAU.Requests(0) {
+		if r.Op != "list-declarant" {
+			continue
+		}
+		if r.Page > 1 {
+			paged++
+		}
+		if ends[r.RangeStart] == nil {
+			ends[r.RangeStart] = map[string]bool{}
+		}
+		ends[r.RangeStart][r.RangeEnd] = true
+	}
+	narrowed := 0
+	for _, e := range ends {
+		if len(e) > 1 {
+			narrowed++
+		}
+	}
+	if narrowed == 0 && paged == 0 {
+		t.Error("no listing held more than a page: the test did not exercise narrowing or paging")
+	}
+	t.Logf("%d windows narrowed, %d listings of later pages", narrowed, paged)
+}

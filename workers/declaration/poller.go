@@ -13,18 +13,25 @@ import (
 // cursor is where an account's poller is in the declarant's returns listing: the
 // start of the next window (publication times), the page within it, and the
 // constraints PASRAU last announced.
+//
+// A window is read in one listing whenever possible: a listing is a snapshot, but
+// the pages of a listing are not one (a return overwritten between two page
+// requests leaves the window, and the returns after it move up into a page already
+// read, never to be seen). So a window with more than one page is narrowed (Span)
+// until it fits in one; only a one-second window is paged, its end kept (To).
 type cursor struct {
-	From     time.Time     `json:"from"`
-	Page     int           `json:"page"`
+	From time.Time `json:"from"`
+	Page int       `json:"page"`
+	// Span narrows the windows while there are too many returns for one page.
+	Span time.Duration `json:"span,omitempty"`
+	// To is the end of the one-second window being paged.
+	To       time.Time     `json:"to,omitzero"`
 	NextPoll time.Time     `json:"nextPoll,omitzero"`
 	MaxRange time.Duration `json:"maxRange,omitempty"`
 	Listings int           `json:"listings"`
 }
 
 func cursorKey(account string) string { return runtime.Key("poll", account) }
-
-// perPageIndex asks for 100 returns per page (index 3, PASRAU's default).
-const perPageIndex = 3
 
 // poller handles an account's due polls: one listing by declarant per message.
 // There is one poll message per account, so one replica polls an account at a
@@ -79,17 +86,24 @@ func (h *poller) Handle(ctx context.Context, d *runtime.Delivery) error {
 	if window <= 0 {
 		window = pasrau.DefaultSearchRange
 	}
+	fullWindow := window
+	if c.Span > 0 && c.Span < window {
+		window = c.Span
+	}
 	limit := now.Add(-f.cfg.PollLag).Truncate(time.Second)
 	end := c.From.Add(window)
 	if end.After(limit) {
 		end = limit
+	}
+	if c.Page > 1 && !c.To.IsZero() {
+		end = c.To
 	}
 	if !end.After(c.From) {
 		return f.schedulePoll(ctx, name, now.Add(f.cfg.AccountPoll))
 	}
 	// One listing, not retried in-process: a 429 means "wait" (or "narrower"), and
 	// the poll is planned again accordingly.
-	res, err := acct.Client.ListByDeclarant(ctx, c.From, end, c.Page, perPageIndex)
+	res, err := acct.Client.ListByDeclarant(ctx, c.From, end, c.Page, f.cfg.PollPageIndex)
 	f.watchAuth(name, err)
 	if errors.Is(err, pasrau.ErrRateLimited) {
 		by := "pasrau"
@@ -128,13 +142,26 @@ func (h *poller) Handle(ctx context.Context, d *runtime.Delivery) error {
 	if res.MaxRange > 0 {
 		c.MaxRange = res.MaxRange
 	}
-	if res.PageCurrent < res.PagesTotal && c.Page < pasrau.MaxPage {
-		c.Page++
-	} else {
-		if res.PageCurrent < res.PagesTotal {
-			f.log.WarnContext(ctx, "more than 99 pages of returns in one window; the rest is skipped", "account", name, "from", c.From, "to", end)
+	switch {
+	case res.PagesTotal > 1 && c.Page == 1 && end.Sub(c.From) > time.Second:
+		// More than a page: list a narrower window from the same start (what this
+		// page held is published already, and is not published twice).
+		c.Span = max((end.Sub(c.From) / time.Duration(res.PagesTotal+1)).Truncate(time.Second), time.Second)
+	case res.PageCurrent < res.PagesTotal && c.Page < pasrau.MaxPage:
+		if c.Page == 1 {
+			f.log.WarnContext(ctx, "more returns in one second than a listing page holds; paging through them", "account", name, "from", c.From, "to", end, "pages", res.PagesTotal)
 		}
-		c.From, c.Page = end, 1
+		c.Page, c.To = c.Page+1, end
+	default:
+		if res.PageCurrent < res.PagesTotal {
+			f.log.ErrorContext(ctx, "more than 99 pages of returns in one second; the rest is skipped", "account", name, "from", c.From, "to", end)
+		}
+		c.From, c.Page, c.To = end, 1, time.Time{}
+		if c.Span > 0 {
+			if c.Span *= 2; c.Span >= fullWindow {
+				c.Span = 0
+			}
+		}
 	}
 	if err := f.saveCursor(ctx, name, c, rev); err != nil {
 		return err

@@ -39,6 +39,11 @@ type DepositSearch struct {
 	Pending []string
 	// Checked is the number of flux registered in the window.
 	Checked int
+	// Paged: the window's returns did not fit in one listing page. The pages of
+	// a listing are not a snapshot (a return overwritten between two page
+	// requests leaves the window and moves the others up into a page already
+	// read), so absence is not proven: the outcome is at best undetermined.
+	Paged bool
 }
 
 // FindDeposit looks for the declaration id among the flux the declarant
@@ -55,10 +60,11 @@ type DepositSearch struct {
 // returns and downloads its nature 11 document.
 //
 // The declaration is proven absent when, at a time after until, the whole
-// window was listed and every flux registered in it either was rejected
-// (nature 10 KO, or a KO nature 11 that identifies no declaration: a rejected
-// deposit has no effect, so depositing again is safe) or carries another
-// identity. When a flux has no nature 11 yet the outcome is undetermined.
+// window was listed in one page (a snapshot; see DepositSearch.Paged) and every
+// flux registered in it either was rejected (nature 10 KO, or a KO nature 11
+// that identifies no declaration: a rejected deposit has no effect, so
+// depositing again is safe) or carries another identity. When a flux has no
+// nature 11 yet the outcome is undetermined.
 //
 // Options: Excluding skips the flux the caller knows carry other declarations
 // (those it deposited itself), sparing their listing and download.
@@ -87,11 +93,11 @@ func (c *Client) FindDeposit(ctx context.Context, id Identity, since, until time
 		return nil, &Error{Op: OpListDeclarant, Kind: ErrInvalidArgument, Cause: fmt.Errorf("the window is wider than the %v PASRAU lets a listing cover", maxRange)}
 	}
 	windowOver := !c.now().Before(until)
-	candidates, err := c.registeredIn(ctx, since, until)
+	candidates, snapshot, err := c.registeredIn(ctx, since, until)
 	if err != nil {
 		return nil, fmt.Errorf("pasrau: find deposit: %w", err)
 	}
-	res := &DepositSearch{Checked: len(candidates)}
+	res := &DepositSearch{Checked: len(candidates), Paged: !snapshot}
 	for _, fluxID := range candidates {
 		if fo.known != nil && fo.known(fluxID) {
 			continue
@@ -118,7 +124,7 @@ func (c *Client) FindDeposit(ctx context.Context, id Identity, since, until time
 			}
 		}
 	}
-	if len(res.Pending) > 0 || !windowOver {
+	if len(res.Pending) > 0 || !windowOver || !snapshot {
 		res.Outcome = DepositUndetermined
 	} else {
 		res.Outcome = DepositAbsent
@@ -140,14 +146,16 @@ func Excluding(known func(idflux string) bool) FindOption {
 }
 
 // registeredIn returns the flux with a nature 10 return published in the
-// window, reading every page, in a stable order.
-func (c *Client) registeredIn(ctx context.Context, since, until time.Time) ([]string, error) {
+// window, reading every page, in a stable order, and whether the window fit in
+// one page (a snapshot).
+func (c *Client) registeredIn(ctx context.Context, since, until time.Time) ([]string, bool, error) {
 	seen := map[string]bool{}
 	var ids []string
-	for page, total := 1, 1; page <= total && page <= MaxPage; page++ {
+	total := 1
+	for page := 1; page <= total && page <= MaxPage; page++ {
 		l, err := c.ListByDeclarant(ctx, since, until, page, PerPage1000)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		total = l.PagesTotal
 		for _, f := range l.Flux {
@@ -160,7 +168,7 @@ func (c *Client) registeredIn(ctx context.Context, since, until time.Time) ([]st
 		}
 	}
 	slices.Sort(ids)
-	return ids, nil
+	return ids, total <= 1, nil
 }
 
 type fluxState int

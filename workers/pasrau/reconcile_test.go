@@ -80,3 +80,34 @@ func TestFindDepositProvesAbsence(t *testing.T) {
 		t.Errorf("window of 2h: %v, want ErrInvalidArgument", err)
 	}
 }
+
+// TestFindDepositNeverProvesAbsenceAcrossPages fills the window with more returns
+// than a listing page holds: the pages of a listing are not a snapshot (a return
+// overwritten between two page requests moves the others up into a page already
+// read), so absence is never concluded from them.
+func TestFindDepositNeverProvesAbsenceAcrossPages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("deposits over a thousand declarations")
+	}
+	t.Parallel()
+	h := newHarness(t, pasrautest.Config{}, false)
+	c := h.client(h.config(alice()))
+	ctx := context.Background()
+	decl, _ := pasrau.Validate(latin1File(t, "valid-declaration.txt", "", ""), pasrau.Latin1)
+	since := h.clock.Now().Add(-time.Minute)
+	other := latin1File(t, "valid-declaration.txt", "", "01102026")
+	for range pasrau.PerPageSize(pasrau.PerPage1000) + 1 {
+		if _, err := c.Deposit(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+	}
+	until := h.clock.Now().Add(time.Minute)
+	h.clock.Advance(5 * time.Minute)
+	got, err := c.FindDeposit(ctx, decl.Identity, since, until, pasrau.Excluding(func(string) bool { return true }))
+	if err != nil {
+		t.Fatalf("FindDeposit: %v", err)
+	}
+	if got.Outcome != pasrau.DepositUndetermined || !got.Paged {
+		t.Errorf("FindDeposit over a paged window = %+v, want undetermined (paged)", got)
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	goretry "github.com/sethvargo/go-retry"
 
 	"github.com/passerelle-dev/passerelle/events"
 )
@@ -130,6 +132,62 @@ func Setup(ctx context.Context, js jetstream.JetStream, t Topology) (*Assets, er
 		return nil, fmt.Errorf("runtime: set up bucket %s: %w", BucketReplicas, err)
 	}
 	return &Assets{Ledger: kv, Documents: obs, Replicas: replicas}, nil
+}
+
+// SetupPatiently is Setup, tried again while JetStream cannot answer yet (a node
+// down or starting, streams electing a leader, a timeout), with a backoff from
+// half a second to ten seconds, for at most patience. A replica started during a
+// node's failure or a rolling restart waits for the cluster rather than exiting.
+// Other errors (a configuration the server refuses, a permission) end it at
+// once. onRetry, when not nil, is told each error that will be tried again.
+func SetupPatiently(ctx context.Context, js jetstream.JetStream, t Topology, patience time.Duration, onRetry func(err error, attempt int)) (*Assets, error) {
+	var assets *Assets
+	attempt := 0
+	backoff := goretry.WithMaxDuration(patience, goretry.WithCappedDuration(10*time.Second, goretry.NewExponential(500*time.Millisecond)))
+	err := goretry.Do(ctx, backoff, func(ctx context.Context) error {
+		attempt++
+		a, err := Setup(ctx, js, t)
+		switch {
+		case err == nil:
+			assets = a
+			return nil
+		case ctx.Err() == nil && setupUnavailable(err):
+			if onRetry != nil {
+				onRetry(err, attempt)
+			}
+			return goretry.RetryableError(err)
+		}
+		return err
+	})
+	if errors.Is(err, nats.ErrNoResponders) {
+		return nil, fmt.Errorf("%w (no JetStream answered: is JetStream enabled on the NATS server, and for this account?)", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return assets, nil
+}
+
+// setupUnavailable reports whether err says JetStream could not answer now
+// rather than that it refused.
+func setupUnavailable(err error) bool {
+	if api := (*jetstream.APIError)(nil); errors.As(err, &api) {
+		switch api.ErrorCode {
+		case 10005, // no suitable peers for placement (a node down)
+			10009,        // not the leader (an election)
+			10118, 10194, // stream offline
+			10119, 10195, // consumer offline
+			10202: // cluster member change in progress
+			return true
+		}
+		return api.Code == 503 // cluster not available, insufficient resources
+	}
+	for _, transient := range []error{context.DeadlineExceeded, nats.ErrTimeout, nats.ErrNoResponders, jetstream.ErrJetStreamNotEnabled} {
+		if errors.Is(err, transient) {
+			return true
+		}
+	}
+	return false
 }
 
 // ConsumerSpec describes a durable pull consumer of a worker.

@@ -96,6 +96,10 @@ type Service struct {
 	HTTPAddr string
 }
 
+// setupPatience is how long a starting replica waits for JetStream to set up its
+// streams and buckets (a node down, leaders being elected) before it gives up.
+const setupPatience = 2 * time.Minute
+
 // New returns a service. It returns an error when a dependency is missing.
 func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.NATS == nil || deps.Accounts == nil || deps.Telemetry == nil {
@@ -112,7 +116,9 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("service: jetstream: %w", err)
 	}
-	assets, err := runtime.Setup(ctx, js, s.cfg.Topology)
+	assets, err := runtime.SetupPatiently(ctx, js, s.cfg.Topology, setupPatience, func(err error, attempt int) {
+		s.log.WarnContext(ctx, "JetStream cannot set up passerelle's streams yet; trying again", "attempt", attempt, "err", err)
+	})
 	if err != nil {
 		return err
 	}
