@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -43,7 +45,7 @@ func (s natsSettings) connect(name string) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(s.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", s.URL, err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", redactURLs(s.URL), err)
 	}
 	return nc, nil
 }
@@ -63,4 +65,29 @@ func defaultNATSURL(e env) string {
 		return u
 	}
 	return nats.DefaultURL
+}
+
+// redactURLs returns a comma-separated list of NATS URLs fit for an error message:
+// a password, or a token (a user without password), is replaced by "xxxxx". An
+// entry that does not parse is replaced whole, lest it hold a secret.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		u, err := url.Parse(p)
+		switch {
+		case err != nil:
+			parts[i] = "(an unreadable URL)"
+		case u.User == nil:
+			parts[i] = p
+		default:
+			if _, hasPassword := u.User.Password(); hasPassword {
+				u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			} else {
+				u.User = url.User("xxxxx")
+			}
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
 }

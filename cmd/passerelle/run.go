@@ -41,6 +41,7 @@ func commands() []command {
 		{"validate", "check a PASRAU declaration file", validateUsage, runValidate},
 		{"dlq", "list, show, replay or purge dead letters", dlqUsage, runDLQ},
 		{"status", "show a submission's whole history", statusUsage, runStatus},
+		{"healthcheck", "check that a running passerelle is alive (the image's HEALTHCHECK)", healthcheckUsage, runHealthcheck},
 	}
 }
 
@@ -107,9 +108,9 @@ Subcommands:
 	cs := commands()
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	for _, c := range cs {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, `  version    print the version
+	fmt.Fprint(w, `  version     print the version
 
 Run "passerelle <subcommand> --help" for a subcommand's flags and examples.
 `)
