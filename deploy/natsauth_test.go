@@ -739,17 +739,11 @@ func (b *syncBuffer) String() string {
 // invoiceExample returns the n-th example of the invoice.submit schema.
 func invoiceExample(t *testing.T, n int) events.InvoiceSubmit {
 	t.Helper()
-	exs, err := schemas.Examples(events.TypeInvoiceSubmit)
+	exs, err := schemas.ExamplesOf[events.InvoiceSubmit](events.TypeInvoiceSubmit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s events.InvoiceSubmit
-	dec := json.NewDecoder(bytes.NewReader(exs[n]))
-	dec.UseNumber()
-	if err := dec.Decode(&s); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return exs[n]
 }
 
 // waitFor polls cond until it holds or timeout passes, then fails with what.

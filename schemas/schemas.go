@@ -184,6 +184,24 @@ func pointer(tokens []string) string {
 	return b.String()
 }
 
+// ExamplesOf returns the examples listed in the schema of typ decoded into T, the
+// event data type of typ (events.InvoiceSubmit for invoice.submit, say).
+func ExamplesOf[T any](typ string) ([]T, error) {
+	raws, err := Examples(typ)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, len(raws))
+	for i, raw := range raws {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&out[i]); err != nil {
+			return nil, fmt.Errorf("schemas: example %d of %s: %w", i, typ, err)
+		}
+	}
+	return out, nil
+}
+
 // Examples returns the examples listed in the schema of typ, each as a JSON document.
 func Examples(typ string) ([]json.RawMessage, error) {
 	raw, err := Raw(typ)

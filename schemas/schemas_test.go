@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/passerelle-dev/passerelle/events"
 )
 
 func TestExamplesValidate(t *testing.T) {
@@ -77,5 +79,27 @@ func TestUnknownType(t *testing.T) {
 	}
 	if err := v.Validate("nope", []byte(`{}`)); !errors.Is(err, ErrUnknownType) {
 		t.Errorf("Validate(nope) = %v, want ErrUnknownType", err)
+	}
+}
+
+func TestExamplesOf(t *testing.T) {
+	raws, err := Examples(events.TypeDeclarationSubmit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ExamplesOf[events.DeclarationSubmit](events.TypeDeclarationSubmit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(raws) || len(got) == 0 {
+		t.Fatalf("%d typed examples, %d raw", len(got), len(raws))
+	}
+	for i, d := range got {
+		if d.Account == "" || (d.File.Text == "" && d.File.Content == "" && d.File.Object == nil) {
+			t.Errorf("example %d decoded without account or file: %+v", i, d)
+		}
+	}
+	if _, err := ExamplesOf[int](events.TypeInvoiceSubmit); err == nil {
+		t.Error("examples decoded into int without error")
 	}
 }

@@ -85,15 +85,11 @@ func runDLQ(ctx context.Context, e env, args []string) error {
 	default:
 		return &usageError{fmt.Sprintf("dlq: unknown action %q (list, show, replay or purge)", verb)}
 	}
-	nc, err := operatorNATS(e, *natsURL).connect("passerelle dlq")
+	nc, js, err := operatorNATS(e, *natsURL).jetStream("passerelle dlq")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
 	// The documents bucket keeps the bodies of messages too large to be copied
 	// whole into the dead-letter stream.
 	bodies, err := js.ObjectStore(ctx, runtime.BucketDocuments)

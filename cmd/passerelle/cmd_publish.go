@@ -207,19 +207,9 @@ func runPublish(ctx context.Context, e env, args []string) error {
 		if js != nil {
 			return js, nil
 		}
-		nc, err := operatorNATS(e, f.nats).connect("passerelle publish")
-		if err != nil {
-			return nil, err
-		}
-		defer func() {
-			if js == nil {
-				nc.Close()
-			}
-		}()
-		if js, err = jetstream.New(nc); err != nil {
-			return nil, err
-		}
-		return js, nil
+		_, conn, err := operatorNATS(e, f.nats).jetStream("passerelle publish")
+		js = conn
+		return js, err
 	}
 	defer func() {
 		if js != nil {

@@ -44,15 +44,11 @@ func runStatus(ctx context.Context, e env, args []string) error {
 		return &usageError{"status: exactly one QUERY is required\n\n" + statusUsage}
 	}
 	query := fs.Arg(0)
-	nc, err := operatorNATS(e, *natsURL).connect("passerelle status")
+	nc, js, err := operatorNATS(e, *natsURL).jetStream("passerelle status")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
 	kv, err := js.KeyValue(ctx, runtime.BucketLedger)
 	if err != nil {
 		return fmt.Errorf("status: the ledger %s: %w (is passerelle set up on this NATS?)", runtime.BucketLedger, err)

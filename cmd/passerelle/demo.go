@@ -19,17 +19,9 @@ import (
 // structured invoice and a PDF one), a flow (CII) and one that Chorus Pro rejects
 // (its totals do not add up), numbered from prefix so that each run is new.
 func demoInvoices(prefix string) ([]events.InvoiceSubmit, error) {
-	examples, err := schemas.Examples(events.TypeInvoiceSubmit)
+	out, err := schemas.ExamplesOf[events.InvoiceSubmit](events.TypeInvoiceSubmit)
 	if err != nil {
 		return nil, err
-	}
-	var out []events.InvoiceSubmit
-	for _, raw := range examples {
-		var s events.InvoiceSubmit
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
 	}
 	if len(out) < 2 {
 		return nil, fmt.Errorf("demo: the invoice.submit schema has %d examples, want 2", len(out))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // natsSettings are how passerelle connects to NATS.
@@ -48,6 +49,21 @@ func (s natsSettings) connect(name string) (*nats.Conn, error) {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", redactURLs(s.URL), err)
 	}
 	return nc, nil
+}
+
+// jetStream connects like connect and returns the JetStream context too; close
+// the connection when done.
+func (s natsSettings) jetStream(name string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := s.connect(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return nc, js, nil
 }
 
 // operatorNATS returns the NATS settings of an operator's command: the server at

@@ -22,16 +22,11 @@ import (
 // example returns the n-th example of the invoice.submit schema with another number.
 func example(t *testing.T, n int, number string) events.InvoiceSubmit {
 	t.Helper()
-	exs, err := schemas.Examples(events.TypeInvoiceSubmit)
+	exs, err := schemas.ExamplesOf[events.InvoiceSubmit](events.TypeInvoiceSubmit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s events.InvoiceSubmit
-	dec := json.NewDecoder(bytes.NewReader(exs[n]))
-	dec.UseNumber()
-	if err := dec.Decode(&s); err != nil {
-		t.Fatal(err)
-	}
+	s := exs[n]
 	s.Invoice.Number = number
 	if s.Document != nil {
 		s.Document.FileName = number + ".pdf"

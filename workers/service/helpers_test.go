@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/passerelle-dev/passerelle/events"
@@ -11,14 +10,11 @@ import (
 // invoiceExample returns the schema's first invoice.submit example with another number.
 func invoiceExample(t *testing.T, number string) events.InvoiceSubmit {
 	t.Helper()
-	exs, err := schemas.Examples(events.TypeInvoiceSubmit)
+	exs, err := schemas.ExamplesOf[events.InvoiceSubmit](events.TypeInvoiceSubmit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var data events.InvoiceSubmit
-	if err := json.Unmarshal(exs[0], &data); err != nil {
-		t.Fatal(err)
-	}
+	data := exs[0]
 	data.Invoice.Number = number
 	return data
 }
