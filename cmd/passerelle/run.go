@@ -41,6 +41,7 @@ func commands() []command {
 		{"validate", "check a PASRAU declaration file", validateUsage, runValidate},
 		{"dlq", "list, show, replay or purge dead letters", dlqUsage, runDLQ},
 		{"status", "show a submission's whole history", statusUsage, runStatus},
+		{"bench", "measure passerelle against a baseline on an embedded stack", benchUsage, runBench},
 		{"healthcheck", "check that a running passerelle is alive (the image's HEALTHCHECK)", healthcheckUsage, runHealthcheck},
 	}
 }

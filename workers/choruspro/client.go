@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// maxIdleConns bounds the connections kept open between calls: as many as the
+// calls a replica makes at once, at most.
+const maxIdleConns = 1024
+
 // Client calls Chorus Pro. It is safe for concurrent use; build it once with
 // New and share it.
 type Client struct {
@@ -78,10 +82,12 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 			Timeout:   30 * time.Second,
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
-		TLSClientConfig:       tlsConfig,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          16,
-		MaxIdleConnsPerHost:   8,
+		TLSClientConfig:   tlsConfig,
+		ForceAttemptHTTP2: true,
+		// Keep a connection per call in flight: a worker running N calls at once
+		// would otherwise close all but a few after each call and dial again.
+		MaxIdleConns:          maxIdleConns,
+		MaxIdleConnsPerHost:   maxIdleConns,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   15 * time.Second,
 		ExpectContinueTimeout: time.Second,

@@ -45,6 +45,13 @@ type Config struct {
 	// PASRAU configures the PASRAU emulator beyond Step (faults, polling
 	// constraints...); its Step is Config.Step when zero.
 	PASRAU pasrautest.Config
+	// Latency is both emulators' answer time to every business call (their
+	// token endpoints answer at once); PASRAU.Latency, when set, wins for PASRAU.
+	Latency time.Duration
+	// RelaxedSync makes JetStream flush its files on the server's default
+	// interval (two minutes) instead of before acknowledging each write, the
+	// dev stack's default: for benchmarks that measure what the flush costs.
+	RelaxedSync bool
 }
 
 // Stack is a running NATS server and emulators.
@@ -72,12 +79,15 @@ func Start(cfg Config) (*Stack, error) {
 	if cfg.PASRAU.Step == 0 {
 		cfg.PASRAU.Step = cfg.Step
 	}
-	ns, err := embedded.Start(embedded.Config{Listen: cfg.NATSListen, StoreDir: cfg.StoreDir, SyncAlways: true, Name: "passerelle-dev"})
+	if cfg.PASRAU.Latency == 0 {
+		cfg.PASRAU.Latency = cfg.Latency
+	}
+	ns, err := embedded.Start(embedded.Config{Listen: cfg.NATSListen, StoreDir: cfg.StoreDir, SyncAlways: !cfg.RelaxedSync, Name: "passerelle-dev"})
 	if err != nil {
 		return nil, err
 	}
 	s := &Stack{NATS: ns}
-	s.ChorusPro, err = chorusprotest.New(chorusprotest.Config{Step: cfg.Step, Faults: cfg.ChorusProFaults})
+	s.ChorusPro, err = chorusprotest.New(chorusprotest.Config{Step: cfg.Step, Latency: cfg.Latency, Faults: cfg.ChorusProFaults})
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("devstack: Chorus Pro emulator: %w", err)

@@ -115,6 +115,9 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
+// maxIdleConns bounds the connections kept open between calls.
+const maxIdleConns = 1024
+
 // newTransport returns an HTTP/1.1 transport (the guide's protocol) that
 // verifies TLS 1.2+ certificates against the system pool plus extraPEM, and
 // leaves gzip to the client (which sets Accept-Encoding itself).
@@ -134,6 +137,9 @@ func newTransport(extraPEM []byte) (*http.Transport, error) {
 	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
 	t.DisableCompression = true
 	t.ForceAttemptHTTP2 = false
+	// Keep a connection per call in flight (the default keeps two per host):
+	// a replica depositing N declarations at once would dial again after each.
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = maxIdleConns, maxIdleConns
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	t.Protocols = protocols

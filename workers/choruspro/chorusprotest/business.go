@@ -149,7 +149,24 @@ func (e *Emulator) serveBusiness(w http.ResponseWriter, r *http.Request, mode st
 	if e.postFault(w, r, fault, delay, rec) {
 		return
 	}
+	if e.cfg.Latency > 0 && !e.wait(r, e.cfg.Latency) {
+		e.hangUp(w, rec)
+		return
+	}
 	e.reply(w, rec, status, answer)
+}
+
+// wait waits d, or less if the client goes away first; it reports whether
+// the whole delay passed.
+func (e *Emulator) wait(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }
 
 // postFault applies the faults that hit an answer once the operation is
@@ -164,11 +181,7 @@ func (e *Emulator) postFault(w http.ResponseWriter, r *http.Request, fault strin
 		return true
 	case faultSlow:
 		rec.Fault = faultSlow
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
+		if !e.wait(r, delay) {
 			// The client gave up: answering now could still reach it
 			// and turn its timeout into a success.
 			e.hangUp(w, rec)

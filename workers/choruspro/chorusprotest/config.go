@@ -16,6 +16,12 @@ type Config struct {
 	// Step is the time between two lifecycle steps of an invoice or a flow;
 	// one second when zero.
 	Step time.Duration
+	// Latency is Chorus Pro's own answer time: every business call is
+	// answered Latency (real time) after its operation is applied, like a
+	// slow fault but on every call and not logged as a fault (benchmarks).
+	// A client that gives up first gets no answer. Zero answers at once;
+	// the token endpoint is never delayed.
+	Latency time.Duration
 	// TokenLifetime is the lifetime of PISTE tokens (expires_in); one hour
 	// when zero.
 	TokenLifetime time.Duration
@@ -142,8 +148,8 @@ func (c Config) withDefaults() Config {
 
 // validate checks a Config with its defaults applied.
 func (c Config) validate() error {
-	if c.Step < 0 {
-		return errors.New("step must not be negative")
+	if c.Step < 0 || c.Latency < 0 {
+		return errors.New("step and latency must not be negative")
 	}
 	if c.TokenLifetime < time.Second {
 		return errors.New("TokenLifetime must be at least one second")

@@ -147,7 +147,8 @@
 // Faults JSON) inject, reproducibly from a seed: token expiry every N calls,
 // 429 with Retry-After, 503, 502/504, slow answers, connections dropped
 // after the operation was applied, an outage switch, a token endpoint down,
-// and a queue of faults for the next calls. See Faults.
+// and a queue of faults for the next calls. See Faults. Config.Latency,
+// not a fault, delays every business answer by a fixed time (benchmarks).
 //
 // # Request log
 //

@@ -349,3 +349,56 @@ func TestFaultedCallsNameTheirInvoice(t *testing.T) {
 		t.Errorf("got %+v, want Retry-After 2 and the supplier", recs[0])
 	}
 }
+
+func TestLatency(t *testing.T) {
+	t.Parallel()
+	const latency = 40 * time.Millisecond
+	h := start(t, chorusprotest.Config{Latency: latency})
+	h.bearer()
+	begin := time.Now()
+	a := h.call("structures/v1/rechercher", map[string]any{"structure": map[string]any{}})
+	if took := time.Since(begin); took < latency {
+		t.Errorf("got an answer after %s, want at least %s", took, latency)
+	}
+	if a.status != http.StatusOK {
+		t.Fatalf("got status %d (%s), want 200", a.status, a.raw)
+	}
+	recs := h.emu.Requests(0)
+	if last := recs[len(recs)-1]; last.Fault != "" || last.Status != http.StatusOK {
+		t.Errorf("got record %+v, want status 200 and no fault", last)
+	}
+
+	t.Run("client gives up", func(t *testing.T) {
+		t.Parallel()
+		h := start(t, chorusprotest.Config{Latency: time.Minute})
+		h.bearer()
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+		defer cancel()
+		req := h.request(http.MethodPost, "/cpro/structures/v1/rechercher", map[string]any{"structure": map[string]any{}})
+		req = req.WithContext(ctx)
+		req.Header.Set("Authorization", "Bearer "+h.bearer())
+		req.Header.Set("cpro-account", account(chorusprotest.SeedLogin, chorusprotest.SeedPassword))
+		if resp, err := h.srv.Client().Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatalf("got an answer (%d), want none", resp.StatusCode)
+		}
+		checkLog := func() bool {
+			recs := h.emu.Requests(0)
+			return len(recs) > 0 && recs[len(recs)-1].Operation == "rechercherStructures" && recs[len(recs)-1].Status == 0
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for !checkLog() {
+			if time.Now().After(deadline) {
+				t.Fatalf("the abandoned call is not logged as unanswered: %+v", h.emu.Requests(0))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+
+	t.Run("negative", func(t *testing.T) {
+		t.Parallel()
+		if _, err := chorusprotest.New(chorusprotest.Config{Latency: -time.Second}); err == nil {
+			t.Error("New accepted a negative latency")
+		}
+	})
+}

@@ -68,6 +68,11 @@ type Config struct {
 	Seed uint64
 	// Faults are the faults injected from the start (see SetFaults).
 	Faults Faults
+	// Latency is PASRAU's own answer time: every business call (deposit,
+	// listings, downloads) waits Latency (real time) before it is served,
+	// like a slow fault but on every call and not logged as a fault
+	// (benchmarks). Zero serves at once; authentication is never delayed.
+	Latency time.Duration
 }
 
 // Defaults of Config.
@@ -120,7 +125,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Retention == 0 {
 		cfg.Retention = DefaultRetention
 	}
-	if cfg.TokenLifetime < 0 || cfg.Step < 0 || cfg.MinInterval < 0 || cfg.Retention < 0 {
+	if cfg.TokenLifetime < 0 || cfg.Step < 0 || cfg.MinInterval < 0 || cfg.Retention < 0 || cfg.Latency < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	if err := cfg.Faults.check(); err != nil {

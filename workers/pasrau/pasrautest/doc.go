@@ -49,6 +49,9 @@
 //     and ACOSS68-KO (66, 68), OVERWRITE (94 is overwritten one Step after it
 //     is final: statut, dates, id and url change, the old url answers 404).
 //
+// Config.Latency delays every business call by a fixed time, like PASRAU's
+// own answer time (benchmarks); it is not a fault.
+//
 // The emulator is deterministic for a given Config.Seed, Faults.Seed, clock
 // and sequence of calls.
 package pasrautest

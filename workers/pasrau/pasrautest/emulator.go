@@ -272,6 +272,14 @@ func (e *Emulator) business(w http.ResponseWriter, r *http.Request, entry Reques
 	e.mu.Lock()
 	d := e.draw(entry.Op)
 	e.mu.Unlock()
+	if e.cfg.Latency > 0 {
+		t := time.NewTimer(e.cfg.Latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+		t.Stop()
+	}
 	if d.slow > 0 {
 		select {
 		case <-time.After(d.slow):

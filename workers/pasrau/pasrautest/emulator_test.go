@@ -412,3 +412,26 @@ func TestRealTimeLifecycle(t *testing.T) {
 		return nil
 	})
 }
+
+func TestLatency(t *testing.T) {
+	t.Parallel()
+	const latency = 40 * time.Millisecond
+	emu, srv := start(t, pasrautest.Config{Latency: latency})
+	tok := token(t, srv)
+	begin := time.Now()
+	status, _, _ := call(t, http.MethodPost, srv.URL+pasrautest.PathDeposit,
+		map[string]string{"Content-Encoding": "gzip", "Authorization": "PASRAULogin jeton=" + tok}, gz(t, validLatin1(t, "")))
+	if took := time.Since(begin); took < latency {
+		t.Errorf("deposit answered after %s, want at least %s", took, latency)
+	}
+	if status != http.StatusOK {
+		t.Fatalf("deposit: %d, want 200", status)
+	}
+	reqs := emu.Requests(0)
+	if last := reqs[len(reqs)-1]; last.Fault != "" || last.Status != http.StatusOK {
+		t.Errorf("got log entry %+v, want status 200 and no fault", last)
+	}
+	if _, err := pasrautest.New(pasrautest.Config{Latency: -time.Second}); err == nil {
+		t.Error("New accepted a negative latency")
+	}
+}

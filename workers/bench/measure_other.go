@@ -1,0 +1,11 @@
+//go:build !linux
+
+package bench
+
+// resetPeakRSS cannot reset the peak outside Linux: the sampler's figure is used.
+func resetPeakRSS() bool { return false }
+
+func peakRSS() uint64 { return 0 }
+
+// currentRSS is not read outside Linux: memory figures are then 0.
+func currentRSS() uint64 { return 0 }

@@ -1,0 +1,104 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/passerelle-dev/passerelle/workers/devstack"
+	"github.com/passerelle-dev/passerelle/workers/service"
+	"github.com/passerelle-dev/passerelle/workers/telemetry"
+)
+
+// serviceConfig is the dev stack's service configuration sized for the scenario.
+// In ModeSubmit every follow-up is planned an hour ahead, so that no poll runs
+// while the submission path is measured.
+func serviceConfig(sc Scenario) service.Config {
+	c := devstack.ServiceConfig("")
+	c.Concurrency = sc.Concurrency
+	c.FollowUpConcurrency = sc.Concurrency
+	c.MaxAckPending = max(c.MaxAckPending, 2*sc.Concurrency, sc.Window)
+	// The measurement is over when the service stops: a follow-up still waiting on
+	// the emulator is handed back rather than waited for.
+	c.Grace = 500 * time.Millisecond
+	if sc.Mode == ModeSubmit {
+		c.Invoice.FlowPollInterval = time.Hour
+		c.Invoice.InvoicePollMin = time.Hour
+		c.Invoice.InvoicePollMax = 2 * time.Hour
+		c.Declaration.FluxPoll = time.Hour
+		c.Declaration.AccountPoll = time.Hour
+	}
+	return c
+}
+
+// spanCounter is a span exporter that counts the spans and drops them.
+type spanCounter struct{ n atomic.Int64 }
+
+func (s *spanCounter) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
+	s.n.Add(int64(len(spans)))
+	return nil
+}
+
+func (s *spanCounter) Shutdown(context.Context) error { return nil }
+
+// runningService is passerelle running on a stack.
+type runningService struct {
+	cancel context.CancelFunc
+	done   chan error
+	tel    *telemetry.Telemetry
+	spans  *spanCounter
+	close  func()
+}
+
+// startPasserelle runs passerelle's service on the stack, on its own connection,
+// until stop.
+func startPasserelle(ctx context.Context, stack *devstack.Stack, sc Scenario) (*runningService, error) {
+	tcfg := telemetry.Config{ServiceName: "passerelle", LogOutput: io.Discard, LogLevel: "info", LogFormat: "json"}
+	spans := &spanCounter{}
+	if sc.Tracing {
+		tcfg.SpanExporter = spans
+	}
+	tel, err := telemetry.Setup(ctx, tcfg)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := stack.Accounts(tel)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := stack.Connect("passerelle")
+	if err != nil {
+		return nil, err
+	}
+	svc, err := service.New(serviceConfig(sc), service.Deps{NATS: nc, Accounts: reg, Telemetry: tel})
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	r := &runningService{cancel: cancel, done: make(chan error, 1), tel: tel, spans: spans, close: nc.Close}
+	go func() { r.done <- svc.Run(sctx) }()
+	select {
+	case <-svc.Ready:
+		return r, nil
+	case err := <-r.done:
+		cancel()
+		nc.Close()
+		return nil, fmt.Errorf("bench: passerelle stopped at start: %w", err)
+	}
+}
+
+// stop drains the service and flushes its telemetry.
+func (r *runningService) stop() error {
+	r.cancel()
+	err := <-r.done
+	r.close()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(err, r.tel.Shutdown(sctx))
+}
