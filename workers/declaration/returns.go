@@ -20,7 +20,23 @@ type seenReturn struct {
 	Version     int                   `json:"version"`
 	Fingerprint string                `json:"fingerprint"`
 	Statut      string                `json:"statut"`
+	Publication time.Time             `json:"publication,omitzero"`
 	Summary     *events.ReturnSummary `json:"summary,omitempty"`
+	// Unpublished: this version is claimed (its number taken) and its event may
+	// not be published yet; whoever meets it publishes it (under the same id,
+	// which the stream deduplicates) and clears the flag.
+	Unpublished bool `json:"unpublished,omitempty"`
+}
+
+// older reports whether ret is an earlier version than the one recorded: a listing
+// read before another replica recorded a later one. PASRAU never turns a final
+// return back into EN_COURS, and an overwrite is published later than what it
+// overwrites.
+func (s *seenReturn) older(ret pasrau.Return) bool {
+	if s.Statut != "" && s.Statut != string(pasrau.StatusInProgress) && ret.Statut == pasrau.StatusInProgress {
+		return true
+	}
+	return !s.Publication.IsZero() && !ret.Publication.IsZero() && ret.Publication.Before(s.Publication)
 }
 
 // returnKey is the ledger key of a return: account, flux and the return's key
@@ -44,14 +60,27 @@ func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret
 	var seen seenReturn
 	rev, err := f.deps.Ledger.Get(ctx, key, &seen)
 	switch {
-	case err == nil && seen.Fingerprint == fp:
+	case err == nil && seen.Fingerprint == fp && !seen.Unpublished:
 		return &seen, nil
+	case err == nil && seen.Fingerprint != fp && seen.older(ret):
+		return &seen, nil // a stale listing: a later version is recorded already
 	case err != nil && !errors.Is(err, runtime.ErrNotFound):
 		return nil, runtime.Retry(err, 0)
 	}
+	// The version's number is claimed in the ledger before its event is published,
+	// so that two replicas reading the return at once (the account's poller and the
+	// flux's follow-up) never publish two versions under one number, nor an older
+	// version after a newer one.
+	next := seen
+	if seen.Fingerprint != fp {
+		next = seenReturn{Version: seen.Version + 1, Fingerprint: fp, Statut: string(ret.Statut), Publication: ret.Publication, Unpublished: true}
+		if rev, err = f.claimReturn(ctx, key, next, rev); err != nil {
+			return nil, err
+		}
+	}
 	data := events.DeclarationReturn{
 		Account: acct.Name, IDFlux: idflux, Nature: ret.Nature, NatureLabel: events.NatureLabel(ret.Nature), OPS: ret.OPS,
-		Statut: string(ret.Statut), ReturnID: ret.ID, Version: seen.Version + 1,
+		Statut: string(ret.Statut), ReturnID: ret.ID, Version: next.Version,
 	}
 	if !ret.Publication.IsZero() {
 		data.Publication = ret.Publication.Format(time.RFC3339)
@@ -91,18 +120,30 @@ func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret
 			return nil, err
 		}
 	}
-	next := seenReturn{Version: data.Version, Fingerprint: fp, Statut: data.Statut, Summary: data.Summary}
-	if rev == 0 {
-		_, err = f.deps.Ledger.Create(ctx, key, next)
-	} else {
-		_, err = f.deps.Ledger.Update(ctx, key, next, rev)
-	}
-	if err != nil && !errors.Is(err, runtime.ErrExists) && !errors.Is(err, runtime.ErrStale) {
-		// Published but not recorded: a later listing publishes it again with the
-		// same id, which the stream deduplicates within its window.
+	next.Summary, next.Unpublished = data.Summary, false
+	if _, err := f.deps.Ledger.Update(ctx, key, next, rev); err != nil && !errors.Is(err, runtime.ErrStale) {
+		// Published but still marked unpublished: whoever meets the return next
+		// publishes it again under the same id, which the stream deduplicates.
+		// (Stale: another replica published and recorded it meanwhile.)
 		return nil, runtime.Retry(err, 0)
 	}
 	return &next, nil
+}
+
+// claimReturn records a return's next version, not yet published, over revision
+// rev (0: the first). A replica that claimed it first makes this handling retry,
+// and then find that version recorded.
+func (f *Flow) claimReturn(ctx context.Context, key string, next seenReturn, rev uint64) (uint64, error) {
+	var err error
+	if rev == 0 {
+		rev, err = f.deps.Ledger.Create(ctx, key, next)
+	} else {
+		rev, err = f.deps.Ledger.Update(ctx, key, next, rev)
+	}
+	if err != nil {
+		return 0, runtime.Retry(fmt.Errorf("claim version %d of return %s: %w", next.Version, key, err), 0)
+	}
+	return rev, nil
 }
 
 // attachDocument downloads a return's document, summarises it and attaches it to
