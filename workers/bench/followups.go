@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -73,20 +72,12 @@ func FollowUps(ctx context.Context, n int, idle time.Duration, opts Options) (*F
 	if n < 1 || idle <= 0 {
 		return nil, errors.New("bench: follow-ups need n ≥ 1 and a positive idle time")
 	}
-	progress := opts.Progress
-	if progress == nil {
-		progress = io.Discard
-	}
-	dir, err := os.MkdirTemp(opts.TempDir, "passerelle-bench-")
-	if err != nil {
-		return nil, fmt.Errorf("bench: store directory: %w", err)
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	stack, err := devstack.Start(devstack.Config{StoreDir: dir, Step: emulatorStep, RelaxedSync: true})
+	progress := opts.progress()
+	stack, dir, stop, err := opts.startStack(devstack.Config{RelaxedSync: true})
 	if err != nil {
 		return nil, err
 	}
-	defer stack.Close()
+	defer stop()
 	sc := Scenario{Kind: KindInvoice, System: SystemPasserelle, Mode: ModeSubmit, N: 1, Concurrency: 32, Tracing: true}.withDefaults()
 	svc, err := startPasserelle(ctx, stack, sc)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/schemas"
 	"github.com/passerelle-dev/passerelle/workers/devstack"
+	"github.com/passerelle-dev/passerelle/workers/pasrau"
 )
 
 // idPrefix starts every submit event id of the load; the rest is the
@@ -167,32 +168,15 @@ func declarationText(text string, year int, nic string) string {
 	return strings.Replace(text, "S21.G00.11.001,'00010'", "S21.G00.11.001,'"+nic+"'", 1)
 }
 
-// luhnNICs returns the first n NICs (from 00010) that make a SIRET passing the
-// Luhn check with siren.
+// luhnNICs returns the first n NICs (from 00010) that make a valid SIRET with
+// siren (the Luhn check).
 func luhnNICs(siren string, n int) []string {
 	var out []string
 	for v := 10; len(out) < n && v < 100000; v++ {
 		nic := fmt.Sprintf("%05d", v)
-		if luhn(siren + nic) {
+		if pasrau.CheckSIRET(siren+nic) == nil {
 			out = append(out, nic)
 		}
 	}
 	return out
-}
-
-func luhn(digits string) bool {
-	sum := 0
-	double := false
-	for i := len(digits) - 1; i >= 0; i-- {
-		d := int(digits[i] - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
 }

@@ -37,20 +37,12 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Result, error) {
 	if err := sc.validate(); err != nil {
 		return nil, err
 	}
-	progress := opts.Progress
-	if progress == nil {
-		progress = io.Discard
-	}
-	dir, err := os.MkdirTemp(opts.TempDir, "passerelle-bench-")
-	if err != nil {
-		return nil, fmt.Errorf("bench: store directory: %w", err)
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	stack, err := devstack.Start(devstack.Config{StoreDir: dir, Step: emulatorStep, Latency: sc.Latency, RelaxedSync: !sc.SyncAlways})
+	progress := opts.progress()
+	stack, _, stop, err := opts.startStack(devstack.Config{Latency: sc.Latency, RelaxedSync: !sc.SyncAlways})
 	if err != nil {
 		return nil, err
 	}
-	defer stack.Close()
+	defer stop()
 
 	msgs, err := load(sc.Kind, sc.N)
 	if err != nil {
@@ -184,4 +176,30 @@ wait:
 		r.SpansPerSubmission = float64(spans()) / float64(sc.N)
 	}
 	return r, nil
+}
+
+// progress is where progress lines go: Options.Progress, or nowhere.
+func (o Options) progress() io.Writer {
+	if o.Progress == nil {
+		return io.Discard
+	}
+	return o.Progress
+}
+
+// startStack starts an embedded stack (NATS and both emulators) with a store of
+// its own under Options.TempDir; stop closes the stack and removes the store.
+func (o Options) startStack(cfg devstack.Config) (stack *devstack.Stack, dir string, stop func(), err error) {
+	dir, err = os.MkdirTemp(o.TempDir, "passerelle-bench-")
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("bench: store directory: %w", err)
+	}
+	cfg.StoreDir, cfg.Step = dir, emulatorStep
+	if stack, err = devstack.Start(cfg); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, "", nil, err
+	}
+	return stack, dir, func() {
+		stack.Close()
+		_ = os.RemoveAll(dir)
+	}, nil
 }
