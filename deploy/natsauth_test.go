@@ -25,6 +25,7 @@ import (
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/schemas"
 	"github.com/passerelle-dev/passerelle/workers/devstack"
+	"github.com/passerelle-dev/passerelle/workers/devstack/devstacktest"
 	"github.com/passerelle-dev/passerelle/workers/pasrau/pasrautest"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
 	"github.com/passerelle-dev/passerelle/workers/service"
@@ -603,7 +604,7 @@ func (l *serverLog) violations(client string) []string {
 // startService runs passerelle's service as the passerelle user, against the
 // administration emulators of a dev stack (whose own NATS server is stopped at
 // once: the service uses the server under test only).
-func startService(t *testing.T, ns *natsServer) (*service.Service, *syncBuffer, *client) {
+func startService(t *testing.T, ns *natsServer) (*service.Service, *devstacktest.SyncBuffer, *client) {
 	t.Helper()
 	stack, err := devstack.Start(devstack.Config{StoreDir: t.TempDir(), Step: 100 * time.Millisecond,
 		PASRAU: pasrautest.Config{MinInterval: time.Second}})
@@ -614,7 +615,7 @@ func startService(t *testing.T, ns *natsServer) (*service.Service, *syncBuffer, 
 	stack.NATS.Shutdown()
 
 	worker := ns.connect(t, "passerelle", "passerelle under test")
-	logs := &syncBuffer{}
+	logs := &devstacktest.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	tel, err := telemetry.Setup(ctx, telemetry.Config{LogOutput: logs, LogLevel: "warn"})
 	if err != nil {
@@ -716,24 +717,6 @@ func (s *statusLog) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return "[" + strings.Join(s.seen, "; ") + "]"
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // invoiceExample returns the n-th example of the invoice.submit schema.

@@ -34,10 +34,10 @@ func publishedID(t *testing.T, out string) string {
 
 // startWatch runs `passerelle watch` until the returned stop is called, which
 // returns everything it printed.
-func startWatch(t *testing.T, natsURL string, args ...string) (out *syncBuffer, stop func() string) {
+func startWatch(t *testing.T, natsURL string, args ...string) (out *devstacktest.SyncBuffer, stop func() string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out = &syncBuffer{}
+	out = &devstacktest.SyncBuffer{}
 	done := make(chan error, 1)
 	args = append([]string{"watch", "--nats", natsURL}, args...)
 	go func() { done <- run(ctx, args, envOf(nil), nil, out, out) }()
@@ -63,7 +63,7 @@ func startWatch(t *testing.T, natsURL string, args ...string) (out *syncBuffer, 
 }
 
 // waitLines waits until out has at least n lines matching re.
-func waitLines(t *testing.T, out *syncBuffer, what string, re *regexp.Regexp, n int) {
+func waitLines(t *testing.T, out *devstacktest.SyncBuffer, what string, re *regexp.Regexp, n int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for len(re.FindAllString(out.String(), -1)) < n {
@@ -297,7 +297,7 @@ func TestPublishAndWatch(t *testing.T) {
 		defer nc.Close()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		var screen syncBuffer
+		var screen devstacktest.SyncBuffer
 		done := make(chan error, 1)
 		filters, err := watchFilters("all", devstack.DemoAccount)
 		if err != nil {

@@ -18,25 +18,9 @@ import (
 
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/passerelle-dev/passerelle/workers/devstack/devstacktest"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
@@ -143,7 +127,7 @@ func TestDevDemo(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out devstacktest.SyncBuffer
 	done := make(chan error, 1)
 	args := []string{"dev", "--demo", "--listen-nats", "127.0.0.1:0", "--listen-http", "127.0.0.1:0", "--listen-choruspro", "127.0.0.1:0", "--data-dir", t.TempDir(), "--step", "200ms"}
 	go func() { done <- run(ctx, args, envOf(nil), nil, &out, io.Discard) }()
@@ -286,7 +270,7 @@ func TestDevExportsTraces(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out devstacktest.SyncBuffer
 	done := make(chan error, 1)
 	args := []string{"dev", "--demo", "--listen-nats", "127.0.0.1:0", "--listen-http", "127.0.0.1:0", "--listen-choruspro", "127.0.0.1:0", "--listen-pasrau", "127.0.0.1:0", "--data-dir", t.TempDir(), "--step", "200ms"}
 	go func() { done <- run(ctx, args, os.Getenv, nil, &out, io.Discard) }()

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/passerelle-dev/passerelle/workers/emulog"
 )
 
 // Upstreams of the tap.
@@ -121,8 +123,8 @@ func (tp *tap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tp.calls = append(tp.calls, c)
 	hold := tp.holds[c.upstream+"/"+c.op+"/"+c.account]
 	tp.mu.Unlock()
-	rec := &statusRecorder{ResponseWriter: w}
-	defer func() { tp.ended(c, rec.status) }()
+	rec := &emulog.StatusWriter{ResponseWriter: w}
+	defer func() { tp.ended(c, rec.Status) }()
 	if hold > 0 {
 		select {
 		case <-r.Context().Done():
@@ -163,33 +165,6 @@ func (tp *tap) inFlight(upstream, op, account string, ok func(worker int) bool) 
 		}
 	}
 	return tapCall{}, false
-}
-
-// statusRecorder remembers the status a handler answered.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Flush lets the reverse proxy flush through the recorder.
-func (s *statusRecorder) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
 }
 
 // chorusOps names the Chorus Pro operations by their path under /cpro/, as the

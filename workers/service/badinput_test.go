@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -491,24 +490,6 @@ func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
 
-// syncBuffer is a log output safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // runService runs passerelle on the harness's stack with the accounts of reg, and
 // returns it with the channel its Run result arrives on (a result before the test
 // ends is a crash). The test's end stops it.
@@ -558,7 +539,7 @@ func TestBadInputCorpus(t *testing.T) {
 	t0 := time.Now()
 	cases := loadCorpus(t)
 	h := devstacktest.New(t, devstack.Config{})
-	var logs syncBuffer
+	var logs devstacktest.SyncBuffer
 	tel, err := telemetry.Setup(context.Background(), telemetry.Config{LogOutput: &logs, LogLevel: "warn"})
 	if err != nil {
 		t.Fatal(err)

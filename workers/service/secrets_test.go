@@ -261,7 +261,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	prURL, prTap := serveTapped(t, pr)
 
 	// Telemetry that keeps everything: debug logs and every span.
-	var logs syncBuffer
+	var logs devstacktest.SyncBuffer
 	spans := tracetest.NewInMemoryExporter()
 	tel, err := telemetry.Setup(ctx, telemetry.Config{LogOutput: &logs, LogLevel: "debug", LogFormat: "json", SpanExporter: spans, SyncSpans: true, ServiceName: "passerelle"})
 	if err != nil {

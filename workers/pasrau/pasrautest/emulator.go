@@ -309,9 +309,9 @@ func (e *Emulator) business(w http.ResponseWriter, r *http.Request, entry Reques
 	if d.drop {
 		out = &discardWriter{header: http.Header{}}
 	}
-	rec := &statusWriter{ResponseWriter: out}
+	rec := &emulog.StatusWriter{ResponseWriter: out}
 	serve(rec, now, &entry)
-	entry.Status = rec.status
+	entry.Status = rec.Status
 	if d.drop {
 		entry.Fault = FaultDrop
 	}
@@ -319,28 +319,6 @@ func (e *Emulator) business(w http.ResponseWriter, r *http.Request, entry Reques
 	if d.drop {
 		dropConnection(w)
 	}
-}
-
-// statusWriter remembers the status written.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-// WriteHeader records the status.
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-// Write records an implicit 200.
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
 }
 
 // discardWriter swallows an answer that will never be sent.
