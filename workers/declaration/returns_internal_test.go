@@ -3,7 +3,9 @@ package declaration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,5 +89,58 @@ func returnEvents(t *testing.T, js jetstream.JetStream) []string {
 			t.Fatalf("a return event whose data is not a declaration.return: %q (%v)", m.Data(), err)
 		}
 		out = append(out, fmt.Sprintf("%d %s", d.Version, d.Statut))
+	}
+}
+
+// TestReturnVersionsClaimedOnce emits two new versions of one return at once, as
+// two replicas would: each version number is published once, and the newer
+// version is the one recorded last, whichever replica was faster.
+func TestReturnVersionsClaimedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, _, js := natstest.Run(t)
+	assets, err := runtime.Setup(ctx, js, runtime.DefaultTopology())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &Flow{deps: Deps{Ledger: runtime.NewLedger(assets.Ledger, noop.NewTracerProvider()), Publisher: events.NewPublisher(js)}}
+	acct := &Account{Name: "acme"}
+	pub := time.Date(2026, 11, 23, 14, 30, 56, 0, time.UTC)
+	first := pasrau.Return{Nature: pasrau.NatureDGFIPNominative, Statut: pasrau.StatusOK, Publication: pub, ID: "1"}
+	if _, err := f.emitReturn(ctx, acct, "F1", first); err != nil {
+		t.Fatal(err)
+	}
+	newer, newest := first, first
+	newer.Statut, newer.Publication, newer.ID = pasrau.StatusANO, pub.Add(time.Minute), "2"
+	newest.Statut, newest.Publication, newest.ID = pasrau.StatusKO, pub.Add(2*time.Minute), "3"
+	errs := make(chan error, 2)
+	for _, ret := range []pasrau.Return{newer, newest} {
+		go func() {
+			for range 50 { // a claim lost to the other replica is retried, as the runtime would
+				_, err := f.emitReturn(ctx, acct, "F1", ret)
+				if err == nil || !errors.Is(err, runtime.ErrStale) && !errors.Is(err, runtime.ErrExists) {
+					errs <- err
+					return
+				}
+			}
+			errs <- errors.New("claim kept failing")
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := returnEvents(t, js)
+	seen := map[string]bool{}
+	for _, e := range got {
+		number, _, _ := strings.Cut(e, " ")
+		if seen[number] {
+			t.Errorf("version %s published twice: %v", number, got)
+		}
+		seen[number] = true
+	}
+	if last := got[len(got)-1]; !strings.HasSuffix(last, " KO") {
+		t.Errorf("last event %q, want the newest version (KO); all: %v", last, got)
 	}
 }
