@@ -231,7 +231,7 @@ func runPublish(ctx context.Context, e env, args []string) error {
 	ctx = events.WithTrace(ctx, f.traceparent, "")
 	ack, err := publishEvent(ctx, js, ev.Type(), ev, f.structured)
 	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
-		return fmt.Errorf("%w: no stream takes %s on %s (is passerelle set up on this NATS? it declares its streams when it starts)", err, ev.Type(), f.nats)
+		return fmt.Errorf("%w: no stream takes %s on %s (is passerelle set up on this NATS? it declares its streams when it starts)", err, ev.Type(), redactURLs(f.nats))
 	}
 	if err != nil {
 		return err

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
+	"io"
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/passerelle-dev/passerelle/workers/embedded/natstest"
 )
 
 func TestRedactURLs(t *testing.T) {
@@ -28,5 +33,25 @@ func TestConnectErrorHidesPassword(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Errorf("error %q: want the server named and the password hidden", err)
+	}
+}
+
+// TestPublishErrorHidesPassword publishes to a NATS where passerelle never set up
+// its streams: the error says so and names the server, not the password.
+func TestPublishErrorHidesPassword(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Server(t)
+	u, err := url.Parse(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword("operator", "hunter2")
+	err = run(context.Background(), []string{"publish", "--nats", u.String(), "--account", "demo", "--declaration", "../../workers/pasrau/testdata/valid-declaration.txt"},
+		envOf(nil), nil, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("published without a stream")
+	}
+	if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "no stream") || !strings.Contains(err.Error(), u.Host) {
+		t.Errorf("error %q: want no stream named, the server named and the password hidden", err)
 	}
 }
