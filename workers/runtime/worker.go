@@ -144,8 +144,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		inflight.Add(1)
 		go func() {
-			defer func() { <-sem; inflight.Done() }()
-			w.process(hctx, ctx, msg)
+			defer inflight.Done()
+			var once sync.Once
+			release := func() { once.Do(func() { <-sem }) }
+			defer release()
+			w.process(hctx, ctx, msg, release)
 		}()
 	}
 	if ctx.Err() == nil {
@@ -166,8 +169,9 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // process handles one message and applies the outcome policy. runCtx tells whether the
-// worker is stopping.
-func (w *Worker) process(ctx, runCtx context.Context, msg jetstream.Msg) {
+// worker is stopping. release frees the message's concurrency slot: process calls it
+// once the handling is over, before waiting for the server to confirm an ack.
+func (w *Worker) process(ctx, runCtx context.Context, msg jetstream.Msg, release func()) {
 	start := time.Now()
 	d, err := newDelivery(msg, w.cfg.Name)
 	if err != nil {
@@ -193,7 +197,7 @@ func (w *Worker) process(ctx, runCtx context.Context, msg jetstream.Msg) {
 	if overDelivered || errors.As(herr, &pe) {
 		dec = decision{act: actFail, err: herr}
 	}
-	w.settle(ctx, d, dec, span)
+	w.settle(ctx, d, dec, span, release)
 	stopTicker()
 	w.metrics.record(ctx, w.cfg.Name, d, dec, time.Since(start))
 }
@@ -243,11 +247,14 @@ func (w *Worker) safeHandle(ctx context.Context, d *Delivery) (err error) {
 	return w.handler.Handle(ctx, d)
 }
 
-// settle carries out a decision.
-func (w *Worker) settle(ctx context.Context, d *Delivery, dec decision, span trace.Span) {
+// settle carries out a decision. On success it frees the concurrency slot (release)
+// before the ack's confirmation: the handling is over, and the next message can start
+// during that round trip (the consumer's MaxAckPending still counts this one).
+func (w *Worker) settle(ctx context.Context, d *Delivery, dec decision, span trace.Span, release func()) {
 	log := w.log.With("worker", w.cfg.Name, "stream_seq", d.StreamSeq, "deliveries", d.Delivered)
 	switch dec.act {
 	case actAck:
+		release()
 		if err := d.msg.DoubleAck(ctx); err != nil {
 			log.WarnContext(ctx, "ack not confirmed; the message may come back and will be recognised", "err", err)
 		}
