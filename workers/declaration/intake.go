@@ -93,6 +93,7 @@ func (h *intakeHandler) Handle(ctx context.Context, d *runtime.Delivery) error {
 		id: e.ID(), acct: acct, identity: identityOf(decl), file: latin1, hash: hex.EncodeToString(sum[:]),
 		replay: d.Header.Get(runtime.HeaderReplay) != "",
 	}
+	s.first = d.Delivered == 1 && !s.replay
 	s.key = ledgerKey(s.identity)
 	n.Key = s.key
 	return f.submit(ctx, s)

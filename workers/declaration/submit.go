@@ -23,6 +23,8 @@ type submission struct {
 	hash     string
 	// replay is set for a submit event an operator re-injected from the dead letters.
 	replay bool
+	// first is set for the first delivery of a submit event that is not a replay.
+	first bool
 }
 
 // reconcileMargin widens the window a lost deposit is looked for in, for clock skew
@@ -35,6 +37,18 @@ const maxResends = 3
 // submit claims the declaration's identity (or finds the submission it belongs to)
 // and moves it forward from the step the ledger records.
 func (f *Flow) submit(ctx context.Context, s *submission) error {
+	if s.first {
+		r := f.newRecord(ctx, s)
+		rev, err := intake.ClaimAndCreate(ctx, f.deps.Ledger, s.id, s.key, describe(s.identity), &r)
+		if err == nil {
+			f.deps.Metrics.LedgerStep(ctx, "declaration", stepReceived)
+			return f.advance(ctx, s, &r, rev)
+		}
+		if !errors.Is(err, runtime.ErrExists) {
+			return err
+		}
+		// The declaration's identity already has a record: the usual way below.
+	}
 	var r record
 	rev, err := f.deps.Ledger.Get(ctx, s.key, &r)
 	if errors.Is(err, runtime.ErrNotFound) || err == nil && r.SubmitID != s.id {

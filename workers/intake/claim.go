@@ -63,3 +63,20 @@ func Answerable(end runtime.End) bool {
 	var re *ReusedIDError
 	return !errors.As(end.Err, &re)
 }
+
+// ClaimAndCreate is the way in of a submit event's first delivery, when its record
+// most likely does not exist yet: it claims the event id for key (see ClaimID) and
+// creates rec as key's first record, in two writes and no read. It returns the
+// record's revision; runtime.ErrExists when key already has a record (the caller
+// then reads it and goes its usual way: claiming the id again is harmless); the
+// claim's refusal; or a Retry.
+func ClaimAndCreate(ctx context.Context, ledger *runtime.Ledger, id, key, what string, rec any) (uint64, error) {
+	if err := ClaimID(ctx, ledger, id, key, what); err != nil {
+		return 0, err
+	}
+	rev, err := ledger.Create(ctx, key, rec)
+	if err != nil && !errors.Is(err, runtime.ErrExists) {
+		return 0, runtime.Retry(err, 0)
+	}
+	return rev, err
+}

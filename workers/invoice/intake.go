@@ -46,6 +46,7 @@ func (h *intakeHandler) Handle(ctx context.Context, d *runtime.Delivery) error {
 		hash:   contentHash(&sub, docSHA),
 		replay: d.Header.Get(runtime.HeaderReplay) != "",
 	}
+	s.first = d.Delivered == 1 && !s.replay
 	return f.submit(ctx, s)
 }
 

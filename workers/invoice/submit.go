@@ -23,6 +23,8 @@ type submission struct {
 	hash string
 	// replay is set for a submit event an operator re-injected from the dead letters.
 	replay bool
+	// first is set for the first delivery of a submit event that is not a replay.
+	first bool
 }
 
 // maxResends bounds the deposits re-sent in one handling after their absence was
@@ -32,6 +34,18 @@ const maxResends = 3
 // submit claims the business key (or finds the submission it already belongs to) and
 // moves the submission forward from the step the ledger records.
 func (f *Flow) submit(ctx context.Context, s *submission) error {
+	if s.first {
+		r := f.newRecord(ctx, s)
+		rev, err := intake.ClaimAndCreate(ctx, f.deps.Ledger, s.id, s.key, describe(fmt.Sprint(s.acct.SupplierID), s.sub.Invoice.Number), &r)
+		if err == nil {
+			f.deps.Metrics.LedgerStep(ctx, "invoice", stepReceived)
+			return f.advance(ctx, s, &r, rev)
+		}
+		if !errors.Is(err, runtime.ErrExists) {
+			return err
+		}
+		// The invoice number already has a record: the usual way below.
+	}
 	var r record
 	rev, err := f.deps.Ledger.Get(ctx, s.key, &r)
 	if errors.Is(err, runtime.ErrNotFound) || err == nil && r.SubmitID != s.id {
