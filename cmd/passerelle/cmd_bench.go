@@ -33,6 +33,9 @@ Flags:
   --latency LIST      the emulators' answer time, comma-separated (default 0,200ms)
   --concurrency N     submissions handled at once (default 200)
   --window N          submissions in flight (default twice the concurrency)
+  --warmup N          submissions pushed through before each run's clock starts,
+                      not counted: connections and caches warm (default the
+                      concurrency; 0 for none)
   --baseline=false    skip the baseline
   --final=false       skip the runs to the final status
   --tracing on|off    passerelle's tracing, spans batched to a discarding exporter (default on)
@@ -66,6 +69,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	latencies := fs.String("latency", "0,200ms", "")
 	fs.IntVar(&p.Concurrency, "concurrency", p.Concurrency, "")
 	fs.IntVar(&p.Window, "window", 0, "")
+	warmup := fs.Int("warmup", -1, "")
 	fs.BoolVar(&p.Baseline, "baseline", p.Baseline, "")
 	fs.BoolVar(&p.Final, "final", p.Final, "")
 	tracing := fs.String("tracing", "on", "")
@@ -129,8 +133,12 @@ func runBench(ctx context.Context, e env, args []string) error {
 		}
 		p.Latencies = append(p.Latencies, d)
 	}
-	if p.N < 1 || p.Concurrency < 1 || p.Window < 0 || p.Repeat < 1 {
-		return &usageError{"bench: -n, --concurrency and --repeat must be at least 1, --window not negative"}
+	if p.N < 1 || p.Concurrency < 1 || p.Window < 0 || p.Repeat < 1 || *warmup < -1 {
+		return &usageError{"bench: -n, --concurrency and --repeat must be at least 1, --window and --warmup not negative"}
+	}
+	p.Warmup = p.Concurrency
+	if *warmup >= 0 {
+		p.Warmup = *warmup
 	}
 	p.Timeout = *timeout
 	results, err := bench.RunPlan(ctx, p, opts)

@@ -48,6 +48,13 @@ type collector struct {
 	stray                       int
 	done                        chan struct{}
 	last                        int64
+
+	// warm is the number of warm-up submissions, whose indexes come before the
+	// measured ones: they are counted apart and not timed.
+	warm      int
+	warmEnded []bool
+	warmLeft  int
+	warmDone  chan struct{}
 }
 
 func newCollector(sc Scenario) *collector {
@@ -56,7 +63,41 @@ func newCollector(sc Scenario) *collector {
 		slots: make(chan struct{}, sc.Window),
 		pub:   make([]int64, sc.N), first: make([]int64, sc.N), accepted: make([]int64, sc.N), final: make([]int64, sc.N),
 		done: make(chan struct{}),
+		warm: sc.Warmup, warmEnded: make([]bool, sc.Warmup), warmLeft: sc.Warmup, warmDone: make(chan struct{}),
 	}
+}
+
+// accepted tells whether s accepts a submission: the administration took it, or it
+// ended.
+func accepted(s statusData) bool {
+	return s.State == events.StateSubmitted || s.State == events.StateDeposited || s.Final
+}
+
+// ends tells whether s is what the scenario waits for: the final status for
+// passerelle followed to the end, the accepted one otherwise.
+func (c *collector) ends(s statusData) bool {
+	if c.system == SystemPasserelle && c.mode == ModeFinal {
+		return s.Final
+	}
+	return accepted(s)
+}
+
+// warmedUp records a status of warm-up submission i; c.mu is held.
+func (c *collector) warmedUp(i int, s statusData) {
+	if c.warmEnded[i] || !c.ends(s) {
+		return
+	}
+	c.warmEnded[i] = true
+	if c.warmLeft--; c.warmLeft == 0 {
+		close(c.warmDone)
+	}
+}
+
+// warmUpCount returns how many warm-up submissions ended.
+func (c *collector) warmUpCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.warm - c.warmLeft
 }
 
 // published records that submission i was published now.
@@ -82,9 +123,13 @@ func (c *collector) receive(m *nats.Msg) {
 		c.mu.Unlock()
 		return
 	}
-	i := indexOf(s.SubmitID)
+	i := indexOf(s.SubmitID) - c.warm
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if i < 0 && i >= -c.warm {
+		c.warmedUp(i+c.warm, s)
+		return
+	}
 	now := max(time.Since(c.start).Nanoseconds(), 1)
 	if i < 0 || i >= c.n {
 		c.stray++
@@ -94,7 +139,7 @@ func (c *collector) receive(m *nats.Msg) {
 	if c.first[i] == 0 {
 		c.first[i] = now
 	}
-	if c.accepted[i] == 0 && (s.State == events.StateSubmitted || s.State == events.StateDeposited || s.Final) {
+	if c.accepted[i] == 0 && accepted(s) {
 		c.accepted[i] = now
 		c.nAccepted++
 		<-c.slots

@@ -16,7 +16,10 @@ type Plan struct {
 	Latencies   []time.Duration
 	Concurrency int
 	// Window is the submissions in flight; 2 × Concurrency when zero.
-	Window     int
+	Window int
+	// Warmup is the uncounted submissions of each run before the clock starts
+	// (see Scenario.Warmup).
+	Warmup     int
 	Baseline   bool
 	Final      bool
 	Tracing    bool
@@ -34,7 +37,7 @@ type Plan struct {
 func DefaultPlan() Plan {
 	return Plan{
 		N: 2000, Kinds: []Kind{KindInvoice, KindDeclaration, KindMix},
-		Latencies: []time.Duration{0, 200 * time.Millisecond}, Concurrency: 200,
+		Latencies: []time.Duration{0, 200 * time.Millisecond}, Concurrency: 200, Warmup: 200,
 		Baseline: true, Final: true, Tracing: true,
 	}
 }
@@ -44,7 +47,7 @@ func (p Plan) Scenarios() []Scenario {
 	var out []Scenario
 	for _, l := range p.Latencies {
 		for _, k := range p.Kinds {
-			base := Scenario{Kind: k, N: p.N, Latency: l, Concurrency: p.Concurrency, Window: p.Window, Tracing: p.Tracing, SyncAlways: p.SyncAlways, Timeout: p.Timeout}
+			base := Scenario{Kind: k, N: p.N, Latency: l, Concurrency: p.Concurrency, Window: p.Window, Warmup: p.Warmup, Tracing: p.Tracing, SyncAlways: p.SyncAlways, Timeout: p.Timeout}
 			if p.Baseline {
 				b := base
 				b.System = SystemBaseline

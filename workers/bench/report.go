@@ -18,6 +18,7 @@ type Result struct {
 	LatencyMS   float64 `json:"latencyMs"`
 	Concurrency int     `json:"concurrency"`
 	Window      int     `json:"window"`
+	Warmup      int     `json:"warmup"`
 	Tracing     bool    `json:"tracing"`
 	SyncAlways  bool    `json:"syncAlways"`
 
@@ -68,7 +69,7 @@ func (c *collector) result(sc Scenario, before, after usage, peak uint64) *Resul
 	n := float64(sc.N)
 	r := &Result{
 		Name: sc.Name(), Kind: sc.Kind, System: sc.System, Mode: sc.Mode, N: sc.N,
-		LatencyMS: float64(sc.Latency.Microseconds()) / 1000, Concurrency: sc.Concurrency, Window: sc.Window,
+		LatencyMS: float64(sc.Latency.Microseconds()) / 1000, Concurrency: sc.Concurrency, Window: sc.Window, Warmup: sc.Warmup,
 		Tracing: sc.Tracing && sc.System == SystemPasserelle, SyncAlways: sc.SyncAlways, Runs: 1,
 		First: c.latencies(c.first), Accepted: c.latencies(c.accepted),
 		PeakRSSMiB:              float64(peak) / (1 << 20),

@@ -44,7 +44,7 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Result, error) {
 	}
 	defer stop()
 
-	msgs, err := load(sc.Kind, sc.N)
+	msgs, err := load(sc.Kind, sc.Warmup+sc.N)
 	if err != nil {
 		return nil, err
 	}
@@ -108,6 +108,13 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Result, error) {
 		}
 	}()
 
+	rctx, cancel := context.WithTimeout(ctx, sc.Timeout)
+	defer cancel()
+	if err := warmUp(rctx, js, msgs[:sc.Warmup], col, pubErrs, progress, sc.Name()); err != nil {
+		return nil, err
+	}
+	msgs = msgs[sc.Warmup:]
+
 	rss := startRSS()
 	stopProfile, err := profile(opts.ProfileDir, sc.Name())
 	if err != nil {
@@ -117,8 +124,6 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Result, error) {
 	before := readUsage()
 	col.begin(before.wall)
 
-	rctx, cancel := context.WithTimeout(ctx, sc.Timeout)
-	defer cancel()
 	go func() {
 		for i, m := range msgs {
 			select {
@@ -176,6 +181,35 @@ wait:
 		r.SpansPerSubmission = float64(spans()) / float64(sc.N)
 	}
 	return r, nil
+}
+
+// warmUp publishes the warm-up submissions msgs at once and waits until each has
+// ended as the scenario's do (see collector.ends).
+func warmUp(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg, col *collector, pubErrs <-chan error, progress io.Writer, name string) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	start := time.Now()
+	for _, m := range msgs {
+		if _, err := js.PublishMsgAsync(m); err != nil {
+			return fmt.Errorf("bench: warm-up publish: %w", err)
+		}
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-col.warmDone:
+			fmt.Fprintf(progress, "  %-40s warmed up with %d submissions in %.1fs\n", name, len(msgs), time.Since(start).Seconds())
+			return nil
+		case err := <-pubErrs:
+			return fmt.Errorf("bench: warm-up publish: %w", err)
+		case <-ctx.Done():
+			return fmt.Errorf("bench: %s: %d of %d warm-up submissions ended: %w", name, col.warmUpCount(), len(msgs), ctx.Err())
+		case <-tick.C:
+			fmt.Fprintf(progress, "  %-40s warming up: %d/%d\n", name, col.warmUpCount(), len(msgs))
+		}
+	}
 }
 
 // progress is where progress lines go: Options.Progress, or nowhere.

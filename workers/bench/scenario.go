@@ -70,6 +70,10 @@ type Scenario struct {
 	Concurrency int
 	// Window is the number of submissions in flight; 2 × Concurrency when zero.
 	Window int
+	// Warmup is the number of submissions pushed through before the clock starts
+	// and not counted: they open the HTTP connections and fill passerelle's
+	// recipient cache, so that the run measures the steady state.
+	Warmup int
 	// Tracing turns passerelle's tracing on: an SDK tracer provider batching
 	// every span to an exporter that drops them, as with an OTLP collector
 	// minus the network.
@@ -120,6 +124,8 @@ func (s Scenario) validate() error {
 		return errors.New("bench: concurrency must be at least 1")
 	case s.Window < 1:
 		return errors.New("bench: window must be at least 1")
+	case s.Warmup < 0:
+		return errors.New("bench: warm-up must not be negative")
 	case s.Latency < 0:
 		return errors.New("bench: latency must not be negative")
 	}
