@@ -29,6 +29,8 @@ Flags:
   --listen ADDR      address to listen on (default 127.0.0.1:8081 for choruspro,
                      127.0.0.1:8082 for pasrau)
   --step DURATION    time between two lifecycle steps (default 1s)
+  --latency D        the API's own answer time: every business call is answered
+                     D after it is applied (default 0; tokens at once)
   --faults FILE      faults to inject from the start (JSON, as PUT /emulator/faults)
   --min-interval D   pasrau: the polling interval announced in Expires and enforced
                      (default 0: none, as the guide says PASRAU does today)
@@ -47,6 +49,7 @@ Examples:
   passerelle emulate choruspro --listen 127.0.0.1:8081
   passerelle emulate choruspro --faults faults.json   # {"seed":1,"unavailableProbability":0.3}
   passerelle emulate pasrau --min-interval 1m
+  passerelle emulate choruspro --latency 200ms
 `
 
 func runEmulate(ctx context.Context, e env, args []string) error {
@@ -70,6 +73,7 @@ func emulateChorusPro(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("emulate choruspro", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:8081", "")
 	step := fs.Duration("step", time.Second, "")
+	latency := fs.Duration("latency", 0, "")
 	faultsFile := fs.String("faults", "", "")
 	certFile := fs.String("tls-cert", "", "")
 	keyFile := fs.String("tls-key", "", "")
@@ -77,7 +81,7 @@ func emulateChorusPro(ctx context.Context, e env, args []string) error {
 	if err := parseFlags(fs, emulateUsage, e, args); err != nil {
 		return err
 	}
-	cfg := chorusprotest.Config{Step: *step, RequireClientCert: *clientCA != ""}
+	cfg := chorusprotest.Config{Step: *step, RequireClientCert: *clientCA != "", Latency: *latency}
 	if *faultsFile != "" {
 		b, err := os.ReadFile(*faultsFile)
 		if err != nil {
@@ -111,13 +115,14 @@ func emulatePASRAU(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("emulate pasrau", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:8082", "")
 	step := fs.Duration("step", time.Second, "")
+	latency := fs.Duration("latency", 0, "")
 	faultsFile := fs.String("faults", "", "")
 	minInterval := fs.Duration("min-interval", 0, "")
 	maxRange := fs.Int("max-range", 60, "")
 	if err := parseFlags(fs, emulateUsage, e, args); err != nil {
 		return err
 	}
-	cfg := pasrautest.Config{Step: *step, MinInterval: *minInterval, MaxRangeMinutes: *maxRange}
+	cfg := pasrautest.Config{Step: *step, MinInterval: *minInterval, MaxRangeMinutes: *maxRange, Latency: *latency}
 	if *faultsFile != "" {
 		b, err := os.ReadFile(*faultsFile)
 		if err != nil {

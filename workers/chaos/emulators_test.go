@@ -31,8 +31,9 @@ type emulators struct {
 // startEmulators starts both emulators on free ports, one lifecycle step every
 // 200 ms (PASRAU announcing and enforcing a one-second polling interval), and
 // starts copying their request logs. With slow, 30% of the calls are answered
-// after 1.5 s, so that a stopped worker has calls in flight.
-func startEmulators(t testing.TB, bin, dir, logDir string, ps *ports, slow bool) *emulators {
+// after 1.5 s, so that a stopped worker has calls in flight; latency is every
+// business call's answer time.
+func startEmulators(t testing.TB, bin, dir, logDir string, ps *ports, slow bool, latency time.Duration) *emulators {
 	t.Helper()
 	e := &emulators{
 		chorusAddr: fmt.Sprintf("127.0.0.1:%d", ps.next(t)),
@@ -40,6 +41,10 @@ func startEmulators(t testing.TB, bin, dir, logDir string, ps *ports, slow bool)
 	}
 	chorusArgs := []string{"emulate", "choruspro", "--listen", e.chorusAddr, "--step", "200ms"}
 	pasrauArgs := []string{"emulate", "pasrau", "--listen", e.pasAddr, "--step", "200ms", "--min-interval", "1s"}
+	if latency > 0 {
+		chorusArgs = append(chorusArgs, "--latency", latency.String())
+		pasrauArgs = append(pasrauArgs, "--latency", latency.String())
+	}
 	if slow {
 		chorusFaults, pasrauFaults := filepath.Join(dir, "faults-choruspro.json"), filepath.Join(dir, "faults-pasrau.json")
 		for path, faults := range map[string]string{

@@ -41,3 +41,26 @@ func cpuTime(pid int) (time.Duration, bool) {
 	}
 	return time.Duration(utime+stime) * 10 * time.Millisecond, true
 }
+
+// residentMiB returns a running process's resident set (VmRSS), and
+// peakResidentMiB its peak (VmHWM), from /proc/<pid>/status.
+func residentMiB(pid int) (float64, bool)     { return procStatusMiB(pid, "VmRSS:") }
+func peakResidentMiB(pid int) (float64, bool) { return procStatusMiB(pid, "VmHWM:") }
+
+func procStatusMiB(pid int, field string) (float64, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			f := strings.Fields(rest) // "123456 kB"
+			if len(f) != 2 || f[1] != "kB" {
+				return 0, false
+			}
+			kb, err := strconv.ParseFloat(f[0], 64)
+			return kb / 1024, err == nil
+		}
+	}
+	return 0, false
+}

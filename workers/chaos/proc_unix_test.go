@@ -14,3 +14,7 @@ func procAttr() *syscall.SysProcAttr {
 
 // cpuTime is not measured on this system.
 func cpuTime(int) (time.Duration, bool) { return 0, false }
+
+// residentMiB and peakResidentMiB are not measured on this system.
+func residentMiB(int) (float64, bool)     { return 0, false }
+func peakResidentMiB(int) (float64, bool) { return 0, false }

@@ -37,6 +37,7 @@ type scenario struct {
 	rate         float64       // submissions published per second
 	deadline     time.Duration // for every submission to be final, once the load is published
 	grace        time.Duration // PASSERELLE_SHUTDOWN_GRACE
+	latency      time.Duration // the emulators' answer time to every business call
 }
 
 // envInt returns the integer environment variable name, or def.
@@ -140,7 +141,8 @@ type run struct {
 	kills, terms, nodeKills int
 	drainExits              []time.Duration
 	// scale is what a scale-out scenario measured, for the summary.
-	scale *scaleFigures
+	scale   *scaleFigures
+	replica *replicaFigures
 }
 
 // act records what the harness did, and when.
@@ -192,7 +194,7 @@ func startRun(t *testing.T, sc scenario, tapped bool) (*run, *tap) {
 		size = 3
 	}
 	r.nats = startNATS(t, bins.natsServer, dir, logDir, ps, size)
-	r.emu = startEmulators(t, bins.passerelle, dir, logDir, ps, sc.drain)
+	r.emu = startEmulators(t, bins.passerelle, dir, logDir, ps, sc.drain, sc.latency)
 	r.fleet = &fleet{bin: bins.passerelle, logDir: logDir, env: workerEnv(sc, r.nats.url(), writeAccounts(t, dir, r.emu, sc.accounts)), ports: ps}
 	var tp *tap
 	if tapped {
@@ -500,39 +502,40 @@ func (r *run) waitReturns(t testing.TB) {
 
 // summary is what a scenario measured, for docs/reliability.md.
 type summary struct {
-	Scenario            string         `json:"scenario"`
-	Test                string         `json:"test"`
-	Command             string         `json:"command"`
-	Seed                uint64         `json:"seed"`
-	Invoices            int            `json:"invoices"`
-	Declarations        int            `json:"declarations"`
-	Undeliverable       int            `json:"undeliverable"`
-	Submissions         int            `json:"submissions"`
-	Accounts            int            `json:"accounts"`
-	WorkerKills         int            `json:"workerKills"`
-	WorkerTerms         int            `json:"workerTerms"`
-	NodeKills           int            `json:"natsNodeKills"`
-	WorkersStarted      int            `json:"workersStarted"`
-	WorkerStartFailures []string       `json:"workerStartFailures,omitempty"`
-	DrainSeconds        []float64      `json:"drainSeconds,omitempty"`
-	ChorusProDeposits   int            `json:"chorusProDeposits"`
-	PASRAUDeposits      int            `json:"pasrauDeposits"`
-	StatusEvents        int            `json:"statusEvents"`
-	ReturnEvents        int            `json:"returnEvents"`
-	DeadLetters         int            `json:"deadLetters"`
-	FinalStates         map[string]int `json:"finalStates"`
-	Lost                int            `json:"lost"`
-	LostSubmissions     int            `json:"lostSubmissions"`
-	LostReturns         int            `json:"lostReturns"` // declarations whose returns an account missed
-	DuplicatedReturns   int            `json:"duplicatedReturns"`
-	Duplicated          int            `json:"duplicated"`
-	WronglyDeadLettered int            `json:"wronglyDeadLettered"`
-	Unexpected          int            `json:"unexpected"`
-	LoadSeconds         float64        `json:"loadSeconds"`
-	TotalSeconds        float64        `json:"totalSeconds"`
-	Race                bool           `json:"race"`
-	Actions             []string       `json:"actions"`
-	ScaleOut            *scaleFigures  `json:"scaleOut,omitempty"`
+	Scenario            string          `json:"scenario"`
+	Test                string          `json:"test"`
+	Command             string          `json:"command"`
+	Seed                uint64          `json:"seed"`
+	Invoices            int             `json:"invoices"`
+	Declarations        int             `json:"declarations"`
+	Undeliverable       int             `json:"undeliverable"`
+	Submissions         int             `json:"submissions"`
+	Accounts            int             `json:"accounts"`
+	WorkerKills         int             `json:"workerKills"`
+	WorkerTerms         int             `json:"workerTerms"`
+	NodeKills           int             `json:"natsNodeKills"`
+	WorkersStarted      int             `json:"workersStarted"`
+	WorkerStartFailures []string        `json:"workerStartFailures,omitempty"`
+	DrainSeconds        []float64       `json:"drainSeconds,omitempty"`
+	ChorusProDeposits   int             `json:"chorusProDeposits"`
+	PASRAUDeposits      int             `json:"pasrauDeposits"`
+	StatusEvents        int             `json:"statusEvents"`
+	ReturnEvents        int             `json:"returnEvents"`
+	DeadLetters         int             `json:"deadLetters"`
+	FinalStates         map[string]int  `json:"finalStates"`
+	Lost                int             `json:"lost"`
+	LostSubmissions     int             `json:"lostSubmissions"`
+	LostReturns         int             `json:"lostReturns"` // declarations whose returns an account missed
+	DuplicatedReturns   int             `json:"duplicatedReturns"`
+	Duplicated          int             `json:"duplicated"`
+	WronglyDeadLettered int             `json:"wronglyDeadLettered"`
+	Unexpected          int             `json:"unexpected"`
+	LoadSeconds         float64         `json:"loadSeconds"`
+	TotalSeconds        float64         `json:"totalSeconds"`
+	Race                bool            `json:"race"`
+	Actions             []string        `json:"actions"`
+	ScaleOut            *scaleFigures   `json:"scaleOut,omitempty"`
+	Replica             *replicaFigures `json:"replica,omitempty"`
 }
 
 // verdict reads everything back, runs the checks, reports each finding with
@@ -617,7 +620,7 @@ func (r *run) verdict(t *testing.T, loadTime time.Duration, allFinal bool) {
 		Lost: v.count(findLost), LostSubmissions: v.countOf(findLost, &no), LostReturns: v.countOf(findLost, &yes),
 		DuplicatedReturns: v.countOf(findDuplicated, &yes), Duplicated: v.count(findDuplicated), WronglyDeadLettered: v.count(findDead), Unexpected: v.count(findUnexpected),
 		LoadSeconds: loadTime.Round(100 * time.Millisecond).Seconds(), TotalSeconds: time.Since(r.start).Round(100 * time.Millisecond).Seconds(),
-		Race: raceBuild, Actions: r.actions, ScaleOut: r.scale,
+		Race: raceBuild, Actions: r.actions, ScaleOut: r.scale, Replica: r.replica,
 	}
 	for _, d := range r.drainExits {
 		s.DrainSeconds = append(s.DrainSeconds, d.Round(time.Millisecond).Seconds())
