@@ -1,6 +1,13 @@
 // Package schemas holds the JSON Schemas (draft 2020-12) of the data of every event
 // type on passerelle's bus, embedded in the binary, and validates event data against
 // them. The AsyncAPI document of the bus (asyncapi.yaml) lives beside them.
+//
+// Validation has two paths. The library (github.com/santhosh-tekuri/jsonschema/v6)
+// is the authority: it decides every rejection and writes every error message. A
+// fast path of this package (fast.go) goes first, and may only ever say "valid":
+// when it does, the library would have said so too, for any bytes. When it is not
+// sure, or finds the data invalid, the library runs as if the fast path were not
+// there.
 package schemas
 
 import (
@@ -11,6 +18,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -60,6 +68,8 @@ var ErrUnknownType = errors.New("schemas: no schema for this event type")
 type Validator struct {
 	schemas map[string]*jsonschema.Schema
 	printer *message.Printer
+	fast    map[string]*fastSchema // the types the fast path handles
+	trees   sync.Pool              // of *jsonTree, the fast path's parsed data
 }
 
 // Types lists the event types that have a schema, sorted.
@@ -82,13 +92,26 @@ func Raw(typ string) ([]byte, error) {
 	return b, nil
 }
 
-// New compiles every embedded schema, with format assertions on. It returns an error
-// when a schema does not compile or one of its examples does not validate.
-func New() (*Validator, error) {
+// newCompiler returns the library's compiler as New uses it: draft 2020-12, format
+// assertions on, content assertions off (contentEncoding stays an annotation, which
+// the fast path relies on).
+func newCompiler() *jsonschema.Compiler {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
-	v := &Validator{schemas: make(map[string]*jsonschema.Schema), printer: message.NewPrinter(language.English)}
+	return c
+}
+
+// New compiles every embedded schema, with format assertions on. It returns an error
+// when a schema does not compile or one of its examples does not validate.
+func New() (*Validator, error) {
+	c := newCompiler()
+	v := &Validator{
+		schemas: make(map[string]*jsonschema.Schema),
+		printer: message.NewPrinter(language.English),
+		fast:    make(map[string]*fastSchema),
+		trees:   sync.Pool{New: func() any { return new(jsonTree) }},
+	}
 	for _, typ := range Types() {
 		raw, _ := Raw(typ)
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
@@ -104,6 +127,11 @@ func New() (*Validator, error) {
 			return nil, fmt.Errorf("schemas: compile %s: %w", typ, err)
 		}
 		v.schemas[typ] = s
+		// A schema the fast path cannot compile is validated by the library alone
+		// (TestFastPathCoversSchemas says which, and why).
+		if fs, err := compileFast(doc); err == nil {
+			v.fast[typ] = fs
+		}
 	}
 	for _, typ := range Types() {
 		examples, err := Examples(typ)
@@ -122,6 +150,31 @@ func New() (*Validator, error) {
 // Validate checks data (a JSON document) against the schema of typ. It returns an
 // *Error listing every problem, or ErrUnknownType.
 func (v *Validator) Validate(typ string, data []byte) error {
+	if fs := v.fast[typ]; fs != nil && v.fastCheck(fs, data) == pass {
+		return nil
+	}
+	return v.validateLibrary(typ, data)
+}
+
+// fastCheck is the fast path's verdict on data against fs.
+func (v *Validator) fastCheck(fs *fastSchema, data []byte) verdict {
+	t := v.trees.Get().(*jsonTree)
+	defer func() {
+		// A tree grown by a huge document is left to the garbage collector,
+		// rather than kept for ever by the pool.
+		if cap(t.vals) <= maxPooledValues {
+			t.reset()
+			v.trees.Put(t)
+		}
+	}()
+	if t.parse(string(data)) != nil {
+		return unsure
+	}
+	return fs.check(t, 0)
+}
+
+// validateLibrary is Validate without the fast path: the library's answer.
+func (v *Validator) validateLibrary(typ string, data []byte) error {
 	s, ok := v.schemas[typ]
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownType, typ)
@@ -130,7 +183,10 @@ func (v *Validator) Validate(typ string, data []byte) error {
 	if err != nil {
 		return &Error{Type: typ, Problems: []Problem{{Message: "not valid JSON: " + err.Error()}}}
 	}
-	err = s.Validate(inst)
+	err, unreadable := validateValue(s, inst)
+	if unreadable {
+		return &Error{Type: typ, Problems: []Problem{{Message: "a number is too large or too precise to be checked"}}}
+	}
 	if err == nil {
 		return nil
 	}
@@ -139,6 +195,18 @@ func (v *Validator) Validate(typ string, data []byte) error {
 		return fmt.Errorf("schemas: validate %s: %w", typ, err)
 	}
 	return &Error{Type: typ, Problems: problems(ve, v.printer)}
+}
+
+// validateValue runs the library on inst. The library panics on a number that
+// math/big cannot read (1e1000000000, say) under a numeric keyword: unreadable
+// reports it, so that such data is rejected rather than crash its handler.
+func validateValue(s *jsonschema.Schema, inst any) (err error, unreadable bool) {
+	defer func() {
+		if recover() != nil {
+			err, unreadable = nil, true
+		}
+	}()
+	return s.Validate(inst), false
 }
 
 // problems lists the leaves of the error tree: the most specific problems, each
