@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/passerelle-dev/passerelle/events"
+	"github.com/passerelle-dev/passerelle/workers/telemetry"
 )
 
 // Preparer is implemented by handlers that read a message before its process span
@@ -72,6 +73,7 @@ func recordError(span trace.Span, err error) {
 type workerMetrics struct {
 	duration metric.Float64Histogram
 	consumed metric.Int64Counter
+	attrs    telemetry.AttributeSets
 }
 
 func newWorkerMetrics(m metric.Meter) (*workerMetrics, error) {
@@ -102,7 +104,7 @@ func (m *workerMetrics) record(ctx context.Context, name string, d *Delivery, de
 	if m == nil {
 		return
 	}
-	attrs := metric.WithAttributes(
+	attrs := m.attrs.Of(
 		attribute.String("messaging.system", "nats"),
 		attribute.String("messaging.destination.name", d.Stream),
 		attribute.String("messaging.consumer.group.name", name),

@@ -24,6 +24,7 @@ type Metrics struct {
 	sent        metric.Int64Counter
 	authFailing metric.Int64UpDownCounter
 	circuitOpen metric.Int64UpDownCounter
+	attrs       AttributeSets
 }
 
 // NewMetrics creates the instruments on mp.
@@ -58,21 +59,21 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	return out, nil
 }
 
-func add(ctx context.Context, c metric.Int64Counter, kv ...attribute.KeyValue) {
-	c.Add(ctx, 1, metric.WithAttributes(kv...))
+func (m *Metrics) add(ctx context.Context, c metric.Int64Counter, kv ...attribute.KeyValue) {
+	c.Add(ctx, 1, m.attrs.Of(kv...))
 }
 
 // Submission counts a submission that reached its final state.
 func (m *Metrics) Submission(ctx context.Context, flow, account, outcome string) {
 	if m != nil {
-		add(ctx, m.submissions, attribute.String("flow", flow), attribute.String("account", account), attribute.String("outcome", outcome))
+		m.add(ctx, m.submissions, attribute.String("flow", flow), attribute.String("account", account), attribute.String("outcome", outcome))
 	}
 }
 
 // Retry counts an in-process retry of a call to upstream.
 func (m *Metrics) Retry(ctx context.Context, upstream, cause string) {
 	if m != nil {
-		add(ctx, m.retries, attribute.String("upstream", upstream), attribute.String("cause", cause))
+		m.add(ctx, m.retries, attribute.String("upstream", upstream), attribute.String("cause", cause))
 	}
 }
 
@@ -83,28 +84,28 @@ func (m *Metrics) TokenRefresh(ctx context.Context, upstream, account string, er
 		if err != nil {
 			outcome = "error"
 		}
-		add(ctx, m.tokens, attribute.String("upstream", upstream), attribute.String("account", account), attribute.String("outcome", outcome))
+		m.add(ctx, m.tokens, attribute.String("upstream", upstream), attribute.String("account", account), attribute.String("outcome", outcome))
 	}
 }
 
 // DeadLetter counts a dead-lettered message.
 func (m *Metrics) DeadLetter(ctx context.Context, stream, kind string) {
 	if m != nil {
-		add(ctx, m.deadLetters, attribute.String("stream", stream), attribute.String("kind", kind))
+		m.add(ctx, m.deadLetters, attribute.String("stream", stream), attribute.String("kind", kind))
 	}
 }
 
 // LedgerStep counts a submission reaching a ledger step.
 func (m *Metrics) LedgerStep(ctx context.Context, flow, step string) {
 	if m != nil {
-		add(ctx, m.ledger, attribute.String("flow", flow), attribute.String("step", step))
+		m.add(ctx, m.ledger, attribute.String("flow", flow), attribute.String("step", step))
 	}
 }
 
 // Poll counts a listing of a declarant's returns.
 func (m *Metrics) Poll(ctx context.Context, account, outcome string) {
 	if m != nil {
-		add(ctx, m.polls, attribute.String("account", account), attribute.String("outcome", outcome))
+		m.add(ctx, m.polls, attribute.String("account", account), attribute.String("outcome", outcome))
 	}
 }
 
@@ -112,14 +113,14 @@ func (m *Metrics) Poll(ctx context.Context, account, outcome string) {
 // passerelle ("passerelle": before Expires).
 func (m *Metrics) RateLimited(ctx context.Context, account, by string) {
 	if m != nil {
-		add(ctx, m.rateLimited, attribute.String("account", account), attribute.String("by", by))
+		m.add(ctx, m.rateLimited, attribute.String("account", account), attribute.String("by", by))
 	}
 }
 
 // Sent counts an event published on a destination (its type).
 func (m *Metrics) Sent(ctx context.Context, destination string) {
 	if m != nil {
-		add(ctx, m.sent, attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", destination))
+		m.add(ctx, m.sent, attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", destination))
 	}
 }
 
