@@ -24,8 +24,26 @@ type seenReturn struct {
 	Summary     *events.ReturnSummary `json:"summary,omitempty"`
 	// Unpublished: this version is claimed (its number taken) and its event may
 	// not be published yet; whoever meets it publishes it (under the same id,
-	// which the stream deduplicates) and clears the flag.
-	Unpublished bool `json:"unpublished,omitempty"`
+	// which the stream deduplicates) and clears the flag. ClaimedAt is when.
+	Unpublished bool      `json:"unpublished,omitempty"`
+	ClaimedAt   time.Time `json:"claimedAt,omitzero"`
+}
+
+// A newer version of a return waits while another replica publishes the version it
+// claimed, so that the newer one's event comes after it in the stream: in-process
+// for up to returnClaimWait, then by retrying the message. A claim older than
+// returnClaimHold is taken to be a dead replica's (its message, redelivered after
+// the ack wait, publishes the claimed version): the newer version goes on, and the
+// dead claim's number may then be skipped.
+const (
+	returnClaimWait = 5 * time.Second
+	returnClaimHold = 3 * time.Minute
+)
+
+// busyWith reports whether another replica is publishing a version of the return
+// that ret (whose version is fp) must follow.
+func (s *seenReturn) busyWith(ret pasrau.Return, fp string, now time.Time) bool {
+	return s.Unpublished && s.Fingerprint != fp && !s.older(ret) && now.Sub(s.ClaimedAt) < returnClaimHold
 }
 
 // older reports whether ret is an earlier version than the one recorded: a listing
@@ -59,6 +77,18 @@ func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret
 	fp := fingerprint(ret)
 	var seen seenReturn
 	rev, err := f.deps.Ledger.Get(ctx, key, &seen)
+	for waited := time.Duration(0); err == nil && seen.busyWith(ret, fp, f.now()); waited += 50 * time.Millisecond {
+		if waited >= returnClaimWait {
+			return nil, runtime.Retry(fmt.Errorf("return %s of flux %s: version %d is being published by another replica", ret.Key(), idflux, seen.Version), returnClaimWait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, runtime.Retry(ctx.Err(), 0)
+		case <-time.After(50 * time.Millisecond):
+		}
+		seen = seenReturn{}
+		rev, err = f.deps.Ledger.Get(ctx, key, &seen)
+	}
 	switch {
 	case err == nil && seen.Fingerprint == fp && !seen.Unpublished:
 		return &seen, nil
@@ -73,7 +103,7 @@ func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret
 	// version after a newer one.
 	next := seen
 	if seen.Fingerprint != fp {
-		next = seenReturn{Version: seen.Version + 1, Fingerprint: fp, Statut: string(ret.Statut), Publication: ret.Publication, Unpublished: true}
+		next = seenReturn{Version: seen.Version + 1, Fingerprint: fp, Statut: string(ret.Statut), Publication: ret.Publication, Unpublished: true, ClaimedAt: f.now().UTC()}
 		if rev, err = f.claimReturn(ctx, key, next, rev); err != nil {
 			return nil, err
 		}
@@ -120,7 +150,7 @@ func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret
 			return nil, err
 		}
 	}
-	next.Summary, next.Unpublished = data.Summary, false
+	next.Summary, next.Unpublished, next.ClaimedAt = data.Summary, false, time.Time{}
 	if _, err := f.deps.Ledger.Update(ctx, key, next, rev); err != nil && !errors.Is(err, runtime.ErrStale) {
 		// Published but still marked unpublished: whoever meets the return next
 		// publishes it again under the same id, which the stream deduplicates.

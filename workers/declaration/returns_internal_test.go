@@ -31,7 +31,7 @@ func TestReturnVersionsNeverGoBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &Flow{deps: Deps{
+	f := &Flow{now: time.Now, deps: Deps{
 		Ledger:    runtime.NewLedger(assets.Ledger, noop.NewTracerProvider()),
 		Publisher: events.NewPublisher(js),
 	}}
@@ -103,7 +103,7 @@ func TestReturnVersionsClaimedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &Flow{deps: Deps{Ledger: runtime.NewLedger(assets.Ledger, noop.NewTracerProvider()), Publisher: events.NewPublisher(js)}}
+	f := &Flow{now: time.Now, deps: Deps{Ledger: runtime.NewLedger(assets.Ledger, noop.NewTracerProvider()), Publisher: events.NewPublisher(js)}}
 	acct := &Account{Name: "acme"}
 	pub := time.Date(2026, 11, 23, 14, 30, 56, 0, time.UTC)
 	first := pasrau.Return{Nature: pasrau.NatureDGFIPNominative, Statut: pasrau.StatusOK, Publication: pub, ID: "1"}
@@ -142,5 +142,82 @@ func TestReturnVersionsClaimedOnce(t *testing.T) {
 	}
 	if last := got[len(got)-1]; !strings.HasSuffix(last, " KO") {
 		t.Errorf("last event %q, want the newest version (KO); all: %v", last, got)
+	}
+}
+
+// TestReturnWaitsForAnotherReplicasClaim replays, step by step, the interleaving
+// that once published an older version after a newer one: replica A has claimed
+// version 2 and not published it yet when replica B reads version 3. B waits, and
+// publishes after A; a claim older than returnClaimHold (its replica died) holds
+// nothing back.
+func TestReturnWaitsForAnotherReplicasClaim(t *testing.T) {
+	t.Parallel()
+	for _, dead := range []bool{false, true} {
+		t.Run(fmt.Sprintf("claimer dead %v", dead), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			_, _, js := natstest.Run(t)
+			assets, err := runtime.Setup(ctx, js, runtime.DefaultTopology())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := &Flow{now: time.Now, deps: Deps{Ledger: runtime.NewLedger(assets.Ledger, noop.NewTracerProvider()), Publisher: events.NewPublisher(js)}}
+			acct := &Account{Name: "acme"}
+			pub := time.Date(2026, 11, 23, 14, 30, 56, 0, time.UTC)
+			first := pasrau.Return{Nature: pasrau.NatureDGFIPNominative, Statut: pasrau.StatusOK, Publication: pub, ID: "1"}
+			if _, err := f.emitReturn(ctx, acct, "F1", first); err != nil {
+				t.Fatal(err)
+			}
+			newer, newest := first, first
+			newer.Statut, newer.Publication, newer.ID = pasrau.StatusANO, pub.Add(time.Minute), "2"
+			newest.Statut, newest.Publication, newest.ID = pasrau.StatusKO, pub.Add(2*time.Minute), "3"
+
+			// Replica A claims version 2, as emitReturn does, and stops there.
+			key := returnKey(acct.Name, "F1", newer)
+			var seen seenReturn
+			rev, err := f.deps.Ledger.Get(ctx, key, &seen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			claimedAt := time.Now().UTC()
+			if dead {
+				claimedAt = claimedAt.Add(-returnClaimHold - time.Second)
+			}
+			claim := seenReturn{Version: 2, Fingerprint: fingerprint(newer), Statut: string(newer.Statut), Publication: newer.Publication, Unpublished: true, ClaimedAt: claimedAt}
+			if _, err := f.claimReturn(ctx, key, claim, rev); err != nil {
+				t.Fatal(err)
+			}
+
+			// Replica B meets version 3.
+			done := make(chan error, 1)
+			go func() {
+				_, err := f.emitReturn(ctx, acct, "F1", newest)
+				done <- err
+			}()
+			if dead {
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				if got := returnEvents(t, js); strings.Join(got, ",") != "1 OK,3 KO" {
+					t.Fatalf("events %v, want version 3 published over the dead replica's claim", got)
+				}
+				return
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("B did not wait for A's claim (err %v); events %v", err, returnEvents(t, js))
+			case <-time.After(300 * time.Millisecond):
+			}
+			// Replica A publishes its version (again as emitReturn: the claim is there).
+			if _, err := f.emitReturn(ctx, acct, "F1", newer); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if got := returnEvents(t, js); strings.Join(got, ",") != "1 OK,2 ANO,3 KO" {
+				t.Fatalf("events %v, want 1 OK, 2 ANO, 3 KO in this order", got)
+			}
+		})
 	}
 }
