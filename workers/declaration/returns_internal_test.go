@@ -26,15 +26,7 @@ import (
 func TestReturnVersionsNeverGoBack(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	_, _, js := natstest.Run(t)
-	assets, err := runtime.Setup(ctx, js, runtime.DefaultTopology())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &Flow{now: time.Now, deps: Deps{
-		Ledger:    runtime.NewLedger(assets.Ledger, noop.NewTracerProvider()),
-		Publisher: events.NewPublisher(js),
-	}}
+	f, js := returnsFlow(t)
 	acct := &Account{Name: "acme"}
 	pub := time.Date(2026, 11, 23, 14, 30, 56, 0, time.UTC)
 	inProgress := pasrau.Return{Nature: pasrau.NatureConformity, Statut: pasrau.StatusInProgress}
@@ -98,21 +90,9 @@ func returnEvents(t *testing.T, js jetstream.JetStream) []string {
 func TestReturnVersionsClaimedOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	_, _, js := natstest.Run(t)
-	assets, err := runtime.Setup(ctx, js, runtime.DefaultTopology())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &Flow{now: time.Now, deps: Deps{Ledger: runtime.NewLedger(assets.Ledger, noop.NewTracerProvider()), Publisher: events.NewPublisher(js)}}
+	f, js := returnsFlow(t)
 	acct := &Account{Name: "acme"}
-	pub := time.Date(2026, 11, 23, 14, 30, 56, 0, time.UTC)
-	first := pasrau.Return{Nature: pasrau.NatureDGFIPNominative, Statut: pasrau.StatusOK, Publication: pub, ID: "1"}
-	if _, err := f.emitReturn(ctx, acct, "F1", first); err != nil {
-		t.Fatal(err)
-	}
-	newer, newest := first, first
-	newer.Statut, newer.Publication, newer.ID = pasrau.StatusANO, pub.Add(time.Minute), "2"
-	newest.Statut, newest.Publication, newest.ID = pasrau.StatusKO, pub.Add(2*time.Minute), "3"
+	newer, newest := threeVersions(t, f, acct)
 	errs := make(chan error, 2)
 	for _, ret := range []pasrau.Return{newer, newest} {
 		go func() {
@@ -156,21 +136,9 @@ func TestReturnWaitsForAnotherReplicasClaim(t *testing.T) {
 		t.Run(fmt.Sprintf("claimer dead %v", dead), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			_, _, js := natstest.Run(t)
-			assets, err := runtime.Setup(ctx, js, runtime.DefaultTopology())
-			if err != nil {
-				t.Fatal(err)
-			}
-			f := &Flow{now: time.Now, deps: Deps{Ledger: runtime.NewLedger(assets.Ledger, noop.NewTracerProvider()), Publisher: events.NewPublisher(js)}}
+			f, js := returnsFlow(t)
 			acct := &Account{Name: "acme"}
-			pub := time.Date(2026, 11, 23, 14, 30, 56, 0, time.UTC)
-			first := pasrau.Return{Nature: pasrau.NatureDGFIPNominative, Statut: pasrau.StatusOK, Publication: pub, ID: "1"}
-			if _, err := f.emitReturn(ctx, acct, "F1", first); err != nil {
-				t.Fatal(err)
-			}
-			newer, newest := first, first
-			newer.Statut, newer.Publication, newer.ID = pasrau.StatusANO, pub.Add(time.Minute), "2"
-			newest.Statut, newest.Publication, newest.ID = pasrau.StatusKO, pub.Add(2*time.Minute), "3"
+			newer, newest := threeVersions(t, f, acct)
 
 			// Replica A claims version 2, as emitReturn does, and stops there.
 			key := returnKey(acct.Name, "F1", newer)
@@ -220,4 +188,31 @@ func TestReturnWaitsForAnotherReplicasClaim(t *testing.T) {
 			}
 		})
 	}
+}
+
+// returnsFlow returns a flow publishing returns on a JetStream server of its own,
+// with the ledger and publisher of a replica, and the server's JetStream.
+func returnsFlow(t *testing.T) (*Flow, jetstream.JetStream) {
+	t.Helper()
+	_, _, js := natstest.Run(t)
+	assets, err := runtime.Setup(context.Background(), js, runtime.DefaultTopology())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Flow{now: time.Now, deps: Deps{Ledger: runtime.NewLedger(assets.Ledger, noop.NewTracerProvider()), Publisher: events.NewPublisher(js)}}, js
+}
+
+// threeVersions publishes version 1 (OK) of a return of flux F1 and returns the
+// versions that come after it: ANO a minute later, then KO.
+func threeVersions(t *testing.T, f *Flow, acct *Account) (newer, newest pasrau.Return) {
+	t.Helper()
+	pub := time.Date(2026, 11, 23, 14, 30, 56, 0, time.UTC)
+	first := pasrau.Return{Nature: pasrau.NatureDGFIPNominative, Statut: pasrau.StatusOK, Publication: pub, ID: "1"}
+	if _, err := f.emitReturn(context.Background(), acct, "F1", first); err != nil {
+		t.Fatal(err)
+	}
+	newer, newest = first, first
+	newer.Statut, newer.Publication, newer.ID = pasrau.StatusANO, pub.Add(time.Minute), "2"
+	newest.Statut, newest.Publication, newest.ID = pasrau.StatusKO, pub.Add(2*time.Minute), "3"
+	return newer, newest
 }
