@@ -26,6 +26,7 @@ import (
 	"github.com/passerelle-dev/passerelle/schemas"
 	"github.com/passerelle-dev/passerelle/workers/devstack"
 	"github.com/passerelle-dev/passerelle/workers/devstack/devstacktest"
+	"github.com/passerelle-dev/passerelle/workers/embedded/natstest"
 	"github.com/passerelle-dev/passerelle/workers/pasrau/pasrautest"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
 	"github.com/passerelle-dev/passerelle/workers/service"
@@ -490,19 +491,12 @@ func startServer(t *testing.T) *natsServer {
 	}
 	opts.Host, opts.Port, opts.HTTPPort = "127.0.0.1", server.RANDOM_PORT, 0
 	opts.StoreDir = t.TempDir()
-	opts.NoSigs = true
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatalf("nats.conf: %v", err)
-	}
-	srv.SetLoggerV2(ns.log, false, false, false)
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		t.Fatalf("NATS not ready within 10s:\n%s", strings.Join(ns.log.all(), "\n"))
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	ns.srv = srv
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("NATS server log:\n%s", strings.Join(ns.log.all(), "\n"))
+		}
+	})
+	ns.srv = natstest.Custom(t, opts, ns.log)
 	return ns
 }
 

@@ -18,6 +18,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
+
+	"github.com/passerelle-dev/passerelle/workers/embedded/natstest"
 )
 
 // TestConnectWithNKeyAndTLS connects as passerelle run does to a NATS server that
@@ -38,20 +40,12 @@ func TestConnectWithNKeyAndTLS(t *testing.T) {
 	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true,
+	srv := natstest.Custom(t, &server.Options{
+		Host: "127.0.0.1", Port: server.RANDOM_PORT,
 		Nkeys:     []*server.NkeyUser{{Nkey: pub}},
 		TLS:       true,
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS not ready")
-	}
-	t.Cleanup(srv.Shutdown)
+	}, nil)
 	url := "tls://" + srv.Addr().String()
 
 	nc, err := natsSettings{URL: url, NKey: seedFile, CA: caFile}.connect("test")

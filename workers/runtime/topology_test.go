@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/passerelle-dev/passerelle/workers/embedded/natstest"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
 )
 
@@ -94,15 +95,7 @@ func TestSetupPatientlyStopsOnRefusal(t *testing.T) {
 
 func serverWithoutJetStream(t *testing.T) (*server.Server, jetstream.JetStream) {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS not ready")
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := natstest.Custom(t, &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT}, nil)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		t.Fatal(err)

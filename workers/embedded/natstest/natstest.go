@@ -4,7 +4,9 @@ package natstest
 
 import (
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -44,4 +46,27 @@ func Run(t testing.TB) (*embedded.Server, *nats.Conn, jetstream.JetStream) {
 	s := Server(t)
 	nc, js := Connect(t, s)
 	return s, nc, js
+}
+
+// Custom starts a server configured by opts (a configuration under test: TLS,
+// nkeys, accounts, no JetStream...), logging to log when it is not nil, and stops
+// it when t ends. opts.NoSigs is set: a test server never handles the process's
+// signals.
+func Custom(t testing.TB, opts *server.Options, log server.Logger) *server.Server {
+	t.Helper()
+	opts.NoSigs = true
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("NATS configuration: %v", err)
+	}
+	if log != nil {
+		srv.SetLoggerV2(log, false, false, false)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		t.Fatal("NATS not ready within 10s")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	return srv
 }
