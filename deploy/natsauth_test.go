@@ -284,21 +284,27 @@ func operatorWorks(ctx context.Context, t *testing.T, op *client, invalidID, inv
 		failed("operator: the documents bucket: %v", err)
 	}
 	dl := runtime.NewDeadLetters(op.js, bodies, nil)
-	var first *runtime.DeadLetter
-	waitFor(t, 30*time.Second, func() bool {
-		refused()
-		letters, err := dl.List(ctx)
-		if err != nil {
-			failed("operator: dlq list: %v", err)
-		}
-		for _, d := range letters {
-			if d.Header.Get("ce-id") == invalidID {
-				first = d
-				return true
+	// awaitDeadLetter waits for the dead letter that match accepts, listing them
+	// as the operator does.
+	awaitDeadLetter := func(what string, match func(*runtime.DeadLetter) bool) *runtime.DeadLetter {
+		var found *runtime.DeadLetter
+		waitFor(t, 30*time.Second, func() bool {
+			refused()
+			letters, err := dl.List(ctx)
+			if err != nil {
+				failed("operator: dlq list: %v", err)
 			}
-		}
-		return false
-	}, func() string { return "the rejected invoice's dead letter" }, failed)
+			for _, d := range letters {
+				if match(d) {
+					found = d
+					return true
+				}
+			}
+			return false
+		}, func() string { return what }, failed)
+		return found
+	}
+	first := awaitDeadLetter("the rejected invoice's dead letter", func(d *runtime.DeadLetter) bool { return d.Header.Get("ce-id") == invalidID })
 	if _, err := dl.Get(ctx, first.Seq); err != nil {
 		failed("operator: dlq show %d: %v", first.Seq, err)
 	}
@@ -309,19 +315,9 @@ func operatorWorks(ctx context.Context, t *testing.T, op *client, invalidID, inv
 		t.Errorf("dead letter %d after its replay: %v, want it gone", first.Seq, err)
 	}
 	// The replayed event reached the worker, which dead-lettered it again.
-	waitFor(t, 30*time.Second, func() bool {
-		refused()
-		letters, err := dl.List(ctx)
-		if err != nil {
-			failed("operator: dlq list: %v", err)
-		}
-		for _, d := range letters {
-			if d.Header.Get(runtime.HeaderReplay) == strconv.FormatUint(first.Seq, 10) {
-				return true
-			}
-		}
-		return false
-	}, func() string { return "the replayed invoice's new dead letter" }, failed)
+	awaitDeadLetter("the replayed invoice's new dead letter", func(d *runtime.DeadLetter) bool {
+		return d.Header.Get(runtime.HeaderReplay) == strconv.FormatUint(first.Seq, 10)
+	})
 
 	// passerelle status: the ledger's records of the invoice, and its events.
 	kv, err := op.js.KeyValue(ctx, runtime.BucketLedger)
