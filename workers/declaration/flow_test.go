@@ -334,17 +334,23 @@ func TestDeclarationsUnderFaults(t *testing.T) {
 		t.Error("no deposit lost its answer: the reconciliation was not exercised")
 	}
 	checkReturnVersions(t, h.returns())
-	// A listing whose answer was lost leaves passerelle without PASRAU's Expires:
-	// only right after such a listing may the next one come too soon.
-	var prev pasrautest.Request
+	// A listing whose answer was lost leaves passerelle without PASRAU's Expires,
+	// and one served after passerelle gave up on it counts from then: only right
+	// after such a listing may the next one come too soon.
+	var listings []pasrautest.Request
 	for _, r := range h.Stack.PASRAU.Requests(0) {
-		if r.Op != "list-declarant" {
+		if r.Op == "list-declarant" {
+			listings = append(listings, r)
+		}
+	}
+	for i, r := range listings {
+		if i == 0 || r.Status != 429 || r.Reason429 == "fault" || listings[i-1].Fault == "drop" || listings[i-1].ClientGone {
 			continue
 		}
-		if r.Status == 429 && r.Reason429 != "fault" && prev.Fault != "drop" {
-			t.Errorf("listing refused (%s) after an answered listing: %+v", r.Reason429, r)
+		t.Errorf("listing refused (%s) after an answered listing: %+v", r.Reason429, r)
+		for _, p := range listings[max(0, i-4):i] {
+			t.Logf("  %.3f s before: %+v", time.Duration(r.TimeNS-p.TimeNS).Seconds(), p)
 		}
-		prev = r
 	}
 	t.Logf("%d deposits lost their answer and were found among the returns instead of being sent again", drops)
 }

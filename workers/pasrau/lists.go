@@ -110,7 +110,16 @@ func (c *Client) ListByDeclarant(ctx context.Context, start, end time.Time, page
 				Cause: fmt.Errorf("not sent: PASRAU's polling interval allows the next poll in %s", wait.Round(time.Second))}
 		}
 	}
-	return c.list(ctx, OpListDeclarant, joinURL(c.cfg.ListDeclarantURL, path), page, perPageIndex)
+	res, err := c.list(ctx, OpListDeclarant, joinURL(c.cfg.ListDeclarantURL, path), page, perPageIndex)
+	if page <= 1 && errors.Is(err, ErrNoAnswer) {
+		// PASRAU may have counted this poll at any moment until the answer
+		// was given up on (a timed-out request can still be served): the
+		// next poll waits a whole interval from now, not from the sending.
+		c.mu.Lock()
+		c.lastPoll = c.now()
+		c.mu.Unlock()
+	}
+	return res, err
 }
 
 // list runs a listing request and reads its answer.

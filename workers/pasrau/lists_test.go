@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -243,5 +245,65 @@ func TestInjectedListingFaults(t *testing.T) {
 				t.Errorf("got %v (retryable %v, after %v), want retryable %v after 3s", err, e.Retryable(), e.RetryAfter(), tt.kind)
 			}
 		})
+	}
+}
+
+// TestPollWithoutAnswerCountsUntilGivenUp checks that a poll whose answer never
+// came holds the next one back a whole interval from the moment it was given
+// up on, not from its sending: PASRAU may serve a timed-out request late, and
+// then counts it from then.
+func TestPollWithoutAnswerCountsUntilGivenUp(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, pasrautest.Config{MinInterval: 30 * time.Second}, false)
+	// A server slow on one poll: the fake clock moves 20 s while it holds the
+	// request, and it serves the poll only once the client has given up.
+	var slow atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, pasrautest.PathListDeclarant) && slow.CompareAndSwap(true, false) {
+			h.clock.Advance(20 * time.Second)
+			<-r.Context().Done()
+		}
+		h.emu.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := h.config(alice())
+	cfg.AuthURL = srv.URL + pasrautest.PathAuth
+	cfg.ListDeclarantURL = srv.URL + pasrautest.PathListDeclarant
+	cfg.AttemptTimeout = 200 * time.Millisecond
+	c := h.client(cfg)
+	ctx := context.Background()
+	start := h.clock.Now().Add(-time.Minute)
+	if _, err := c.ListByDeclarant(ctx, start, time.Time{}, 1, 0); err != nil {
+		t.Fatalf("first poll: %v", err)
+	}
+	h.clock.Advance(31 * time.Second)
+	slow.Store(true)
+	if _, err := c.ListByDeclarant(ctx, start, time.Time{}, 1, 0); !errors.Is(err, pasrau.ErrNoAnswer) {
+		t.Fatalf("poll held by the server: %v, want ErrNoAnswer", err)
+	}
+	// The server serves the abandoned poll as soon as the client has gone.
+	for deadline := time.Now().Add(10 * time.Second); len(h.requests("list-declarant")) < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("the abandoned poll was never served")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.clock.Advance(15 * time.Second) // 35 s after the sending, 15 s after giving up
+	before := len(h.requests("list-declarant"))
+	_, err := c.ListByDeclarant(ctx, start, time.Time{}, 1, 0)
+	if e := asError(t, err); !errors.Is(err, pasrau.ErrRateLimited) || e.RetryAfter() < 14*time.Second || e.RetryAfter() > 16*time.Second {
+		t.Errorf("poll 15 s after the unanswered one: %v (after %v), want ErrRateLimited after about 15s", err, e.RetryAfter())
+	}
+	if after := len(h.requests("list-declarant")); after != before {
+		t.Errorf("the poll reached PASRAU (%d requests, want %d)", after, before)
+	}
+	h.clock.Advance(15 * time.Second)
+	if _, err := c.ListByDeclarant(ctx, start, time.Time{}, 1, 0); err != nil {
+		t.Errorf("poll a whole interval after the unanswered one: %v", err)
+	}
+	for _, r := range h.requests("list-declarant") {
+		if r.Status == http.StatusTooManyRequests {
+			t.Errorf("PASRAU refused a poll: %+v", r)
+		}
 	}
 }

@@ -312,6 +312,7 @@ func (e *Emulator) business(w http.ResponseWriter, r *http.Request, entry Reques
 	rec := &emulog.StatusWriter{ResponseWriter: out}
 	serve(rec, now, &entry)
 	entry.Status = rec.Status
+	entry.ClientGone = r.Context().Err() != nil
 	if d.drop {
 		entry.Fault = FaultDrop
 	}

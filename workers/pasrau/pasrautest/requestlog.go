@@ -19,7 +19,9 @@ import (
 // per_page; downloads add idflux and return_id; a 429 adds reason_429
 // ("interval", "range" or "fault"); an injected fault adds fault (see the
 // Fault constants). With fault "drop", status is what the emulator had
-// computed: the client received nothing.
+// computed: the client received nothing. client_gone says that the client
+// had given up (closed its connection) before the answer was ready: the
+// call was served all the same, as a real server may do.
 type Request struct {
 	Seq       uint64 `json:"seq"`
 	TimeNS    int64  `json:"time_ns"`
@@ -47,8 +49,9 @@ type Request struct {
 	// Downloads.
 	ReturnID string `json:"return_id,omitempty"`
 
-	Fault     string `json:"fault,omitempty"`
-	Reason429 string `json:"reason_429,omitempty"`
+	Fault      string `json:"fault,omitempty"`
+	Reason429  string `json:"reason_429,omitempty"`
+	ClientGone bool   `json:"client_gone,omitempty"`
 }
 
 // Operation names in the request log.
