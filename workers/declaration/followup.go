@@ -65,10 +65,7 @@ func (h *followUp) Handle(ctx context.Context, d *runtime.Delivery) error {
 		return err
 	}
 	if r.Seq != before {
-		if rev, err = f.save(ctx, key, &r, rev); err != nil {
-			return err
-		}
-		if err := f.flush(ctx, &r); err != nil {
+		if rev, err = f.saveAndFlush(ctx, key, &r, rev); err != nil {
 			return err
 		}
 		if r.final() {

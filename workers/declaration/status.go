@@ -20,13 +20,19 @@ func statusID(submitID string, seq int, state string) string {
 // submission's trace (linked to the follow-up's own when it publishes them). The
 // caller clears them in its next ledger write.
 func (f *Flow) flush(ctx context.Context, r *record) error {
-	ctx, links := events.Resume(ctx, r.TraceParent, r.TraceState)
-	for _, s := range r.Pending {
+	return f.publishPending(ctx, r.Pending, r.Identity.SIRET, r.TraceParent, r.TraceState)
+}
+
+// publishPending publishes status events of the declarant siret in order, in the
+// trace traceparent and tracestate name (see flush).
+func (f *Flow) publishPending(ctx context.Context, pending []events.DeclarationStatus, siret, traceparent, tracestate string) error {
+	ctx, links := events.Resume(ctx, traceparent, tracestate)
+	for _, s := range pending {
 		subject, err := events.Subject(events.TypeDeclarationStatus, s.Account)
 		if err != nil {
 			return err
 		}
-		e, err := events.New(events.TypeDeclarationStatus, statusID(s.SubmitID, s.Sequence, s.State), r.Identity.SIRET, s)
+		e, err := events.New(events.TypeDeclarationStatus, statusID(s.SubmitID, s.Sequence, s.State), siret, s)
 		if err != nil {
 			return err
 		}
@@ -45,6 +51,15 @@ func (f *Flow) flush(ctx context.Context, r *record) error {
 func (f *Flow) save(ctx context.Context, key string, r *record, rev uint64) (uint64, error) {
 	r.UpdatedAt = f.now().UTC()
 	return f.deps.Ledger.Save(ctx, key, r, rev)
+}
+
+// saveAndFlush writes r and publishes its pending events at the same time, with
+// the other writes along (see runtime.Ledger.SaveAlong: a second publication of
+// an event is a duplicate the stream drops). It does not clear the events: the
+// caller's next write, or the follow-up it plans with PublishedThrough, does.
+func (f *Flow) saveAndFlush(ctx context.Context, key string, r *record, rev uint64, along ...func() error) (uint64, error) {
+	r.UpdatedAt = f.now().UTC()
+	return f.deps.Ledger.SaveAlong(ctx, key, r, rev, append(along, func() error { return f.flush(ctx, r) })...)
 }
 
 // commit writes r, publishes its pending events and clears them with a second write.

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/workers/intake"
 	"github.com/passerelle-dev/passerelle/workers/pasrau"
@@ -25,6 +27,17 @@ type submission struct {
 	replay bool
 	// first is set for the first delivery of a submit event that is not a replay.
 	first bool
+	// freeSlot lets the worker start another message once the deposit is over
+	// (runtime.Delivery.FreeSlot); nil outside the intake.
+	freeSlot func()
+}
+
+// depositDone frees the submission's concurrency slot: what remains is ledger and
+// JetStream work.
+func (s *submission) depositDone() {
+	if s.freeSlot != nil {
+		s.freeSlot()
+	}
 }
 
 // reconcileMargin widens the window a lost deposit is looked for in, for clock skew
@@ -38,11 +51,15 @@ const maxResends = 3
 // and moves it forward from the step the ledger records.
 func (f *Flow) submit(ctx context.Context, s *submission) error {
 	if s.first {
+		// Nothing stands between the claim and the deposit: the record is created
+		// at the sending step, one ledger write fewer.
 		r := f.newRecord(ctx, s)
+		f.startSending(&r)
 		rev, err := intake.ClaimAndCreate(ctx, f.deps.Ledger, s.id, s.key, describe(s.identity), &r)
 		if err == nil {
 			f.deps.Metrics.LedgerStep(ctx, "declaration", stepReceived)
-			return f.advance(ctx, s, &r, rev)
+			f.deps.Metrics.LedgerStep(ctx, "declaration", stepSending)
+			return f.sendFirst(ctx, s, &r, rev)
 		}
 		if !errors.Is(err, runtime.ErrExists) {
 			return err
@@ -51,9 +68,15 @@ func (f *Flow) submit(ctx context.Context, s *submission) error {
 	}
 	var r record
 	rev, err := f.deps.Ledger.Get(ctx, s.key, &r)
-	if errors.Is(err, runtime.ErrNotFound) || err == nil && r.SubmitID != s.id {
+	switch {
+	case errors.Is(err, runtime.ErrNotFound) || err == nil && r.SubmitID != s.id:
 		// The first handling of this event: its id must not name another submission.
 		if cerr := intake.ClaimID(ctx, f.deps.Ledger, s.id, s.key, describe(s.identity)); cerr != nil {
+			return cerr
+		}
+	case err == nil && !r.final():
+		// A submission under way: its record may be one whose claim failed.
+		if cerr := intake.VerifyOwn(ctx, f.deps.Ledger, s.id, s.key, describe(s.identity), rev); cerr != nil {
 			return cerr
 		}
 	}
@@ -124,6 +147,53 @@ func (f *Flow) answerDuplicate(ctx context.Context, s *submission, r *record, re
 	return err
 }
 
+// startSending marks r as about to be deposited: from now on the deposit may have
+// been registered, and a later handling looks for it before sending it again.
+func (f *Flow) startSending(r *record) {
+	r.Step, r.MayHaveDeposited, r.SendingSince = stepSending, true, f.now().UTC()
+}
+
+// sendFirst deposits a declaration whose record was just created at the sending
+// step with its received status pending: the status is published while the
+// deposit runs, and confirmed before anything says so.
+func (f *Flow) sendFirst(ctx context.Context, s *submission, r *record, rev uint64) error {
+	var received errgroup.Group
+	pending, siret, tp, ts := slices.Clone(r.Pending), r.Identity.SIRET, r.TraceParent, r.TraceState
+	received.Go(func() error { return f.publishPending(ctx, pending, siret, tp, ts) })
+	res, err := f.deposit(ctx, s)
+	perr := received.Wait()
+	if perr == nil {
+		r.Pending = nil
+	}
+	switch {
+	case err == nil:
+		// A received status not confirmed stays pending and goes out before the
+		// deposited one.
+		s.depositDone()
+		return f.deposited(ctx, s.key, r, rev, &depositFound{idflux: res.IDFlux, report: res.AEE})
+	case perr != nil:
+		// The record still holds the status and the sending step: the next
+		// delivery publishes it and looks for the deposit before sending again.
+		return perr
+	case outcomeUnknown(err):
+		f.log.WarnContext(ctx, "deposit outcome unknown; looking for it in the declarant's returns", "account", s.acct.Name, "declaration", s.identity.SIRET, "err", err)
+		return f.send(ctx, s, r, rev, true)
+	}
+	return f.depositFailed(ctx, s.key, r, rev, err)
+}
+
+// deposit sends the declaration once, with the in-process retries of failures
+// that prove nothing was registered.
+func (f *Flow) deposit(ctx context.Context, s *submission) (*pasrau.DepositResult, error) {
+	var res *pasrau.DepositResult
+	err := f.call(ctx, s.acct.Name, false, func(ctx context.Context) error {
+		var err error
+		res, err = s.acct.Client.Deposit(ctx, s.file)
+		return err
+	})
+	return res, err
+}
+
 // advance moves a submission forward from its recorded step.
 func (f *Flow) advance(ctx context.Context, s *submission, r *record, rev uint64) error {
 	if err := f.flush(ctx, r); err != nil {
@@ -175,18 +245,15 @@ func (f *Flow) send(ctx context.Context, s *submission, r *record, rev uint64, r
 			}
 		}
 		r.Pending = nil // flushed by advance
-		r.Step, r.MayHaveDeposited, r.SendingSince = stepSending, true, f.now().UTC()
+		f.startSending(r)
 		if rev, err = f.save(ctx, s.key, r, rev); err != nil {
 			return err
 		}
 		f.deps.Metrics.LedgerStep(ctx, "declaration", stepSending)
 		var res *pasrau.DepositResult
-		err = f.call(ctx, s.acct.Name, false, func(ctx context.Context) error {
-			var err error
-			res, err = s.acct.Client.Deposit(ctx, s.file)
-			return err
-		})
+		res, err = f.deposit(ctx, s)
 		if err == nil {
+			s.depositDone()
 			return f.deposited(ctx, s.key, r, rev, &depositFound{idflux: res.IDFlux, report: res.AEE})
 		}
 		if !outcomeUnknown(err) {
@@ -260,16 +327,15 @@ func (f *Flow) deposited(ctx context.Context, key string, r *record, rev uint64,
 		r.FileObject = ""
 	}
 	r.addStatus(events.DeclarationStatus{State: events.StateDeposited, IDFlux: d.idflux, Report: summaryOf(d.report)}, f.now())
-	if _, err := f.save(ctx, key, r, rev); err != nil {
+	// The record, the flux's link and the status go out together: whichever
+	// fails, the message comes back and the record (still pending, or still
+	// sending: the returns show the deposit) leads to the same writes, which the
+	// ledger and the stream take once. The follow-up, which says the status is
+	// published, waits for all three.
+	if _, err := f.saveAndFlush(ctx, key, r, rev, func() error { return f.link(ctx, d.idflux, key) }); err != nil {
 		return err
 	}
 	f.deps.Metrics.LedgerStep(ctx, "declaration", stepDeposited)
-	if err := f.link(ctx, d.idflux, key); err != nil {
-		return err
-	}
-	if err := f.flush(ctx, r); err != nil {
-		return err
-	}
 	return f.scheduleFollowUp(ctx, key, r, due{PublishedThrough: r.Seq}, f.cfg.FluxPoll)
 }
 

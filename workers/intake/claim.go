@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/passerelle-dev/passerelle/workers/runtime"
 )
 
@@ -39,16 +41,28 @@ type idClaim struct {
 // already names another submission is refused with a *ReusedIDError (permanent);
 // claiming again the same id for the same key (a redelivery) is fine.
 func ClaimID(ctx context.Context, ledger *runtime.Ledger, id, key, what string) error {
-	claimKey := runtime.Key("event", id)
-	_, err := ledger.Create(ctx, claimKey, idClaim{Key: key, What: what})
+	_, err := ledger.Create(ctx, claimKey(id), idClaim{Key: key, What: what})
 	if err == nil {
 		return nil
 	}
 	if !errors.Is(err, runtime.ErrExists) {
 		return runtime.Retry(fmt.Errorf("claim event id %q: %w", id, err), 0)
 	}
+	if err := checkClaim(ctx, ledger, id, key); errors.Is(err, runtime.ErrNotFound) {
+		return runtime.Retry(fmt.Errorf("claim event id %q: removed while it was claimed", id), 0)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkClaim reads id's claim and refuses it when it names another key than key.
+// An id without a claim is runtime.ErrNotFound.
+func checkClaim(ctx context.Context, ledger *runtime.Ledger, id, key string) error {
 	var c idClaim
-	if _, err := ledger.Get(ctx, claimKey, &c); err != nil {
+	if _, err := ledger.Get(ctx, claimKey(id), &c); errors.Is(err, runtime.ErrNotFound) {
+		return err
+	} else if err != nil {
 		return runtime.Retry(fmt.Errorf("claim event id %q: %w", id, err), 0)
 	}
 	if c.Key != key {
@@ -56,6 +70,8 @@ func ClaimID(ctx context.Context, ledger *runtime.Ledger, id, key, what string) 
 	}
 	return nil
 }
+
+func claimKey(id string) string { return runtime.Key("event", id) }
 
 // Answerable reports whether a status event may answer how handling a submit
 // event ended: not when its id names another submission (see ReusedIDError).
@@ -66,17 +82,54 @@ func Answerable(end runtime.End) bool {
 
 // ClaimAndCreate is the way in of a submit event's first delivery, when its record
 // most likely does not exist yet: it claims the event id for key (see ClaimID) and
-// creates rec as key's first record, in two writes and no read. It returns the
+// creates rec as key's first record, both at once (one round trip). It returns the
 // record's revision; runtime.ErrExists when key already has a record (the caller
 // then reads it and goes its usual way: claiming the id again is harmless); the
-// claim's refusal; or a Retry.
+// claim's refusal; or a Retry. A record created while the claim was refused (or
+// could not be made) is deleted before it returns; if that fails, it stays as an
+// orphan that VerifyOwn recognises on the next delivery.
 func ClaimAndCreate(ctx context.Context, ledger *runtime.Ledger, id, key, what string, rec any) (uint64, error) {
-	if err := ClaimID(ctx, ledger, id, key, what); err != nil {
-		return 0, err
-	}
+	var g errgroup.Group
+	var claimErr error
+	g.Go(func() error {
+		claimErr = ClaimID(ctx, ledger, id, key, what)
+		return nil
+	})
 	rev, err := ledger.Create(ctx, key, rec)
-	if err != nil && !errors.Is(err, runtime.ErrExists) {
+	_ = g.Wait()
+	switch {
+	case claimErr == nil && err == nil:
+		return rev, nil
+	case claimErr == nil:
+		if errors.Is(err, runtime.ErrExists) {
+			return 0, err
+		}
 		return 0, runtime.Retry(err, 0)
+	case err == nil:
+		// The record must not outlive a claim that was not made.
+		if derr := ledger.Delete(ctx, key, rev); derr != nil {
+			return 0, runtime.Retry(fmt.Errorf("remove the record of %s, whose event id could not be claimed (%w): %w", key, claimErr, derr), 0)
+		}
 	}
-	return rev, err
+	return 0, claimErr
+}
+
+// VerifyOwn checks, on a later delivery, that event id's claim names the record
+// key holds for it at revision rev, a record not over yet (what describes it, for
+// a claim to make): one that ClaimAndCreate could not delete after the claim was
+// refused is deleted now, and the refusal returned. It costs a read of the claim.
+func VerifyOwn(ctx context.Context, ledger *runtime.Ledger, id, key, what string, rev uint64) error {
+	err := checkClaim(ctx, ledger, id, key)
+	if errors.Is(err, runtime.ErrNotFound) {
+		// The claim could not be made before: make it now.
+		err = ClaimID(ctx, ledger, id, key, what)
+	}
+	var re *ReusedIDError
+	if !errors.As(err, &re) {
+		return err
+	}
+	if derr := ledger.Delete(ctx, key, rev); derr != nil {
+		return runtime.Retry(fmt.Errorf("remove the record of %s, whose event id names another submission: %w", key, derr), 0)
+	}
+	return err
 }

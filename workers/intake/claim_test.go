@@ -61,3 +61,63 @@ func TestClaimAndCreate(t *testing.T) {
 		t.Fatalf("a refused submission was recorded: %+v, %v", got, err)
 	}
 }
+
+// TestVerifyOwn checks a later delivery's look at a record under way: a record
+// left by a refused claim (its deletion failed) is removed and the event refused;
+// a record whose claim could not be made gets it; one whose claim is its own goes
+// on.
+func TestVerifyOwn(t *testing.T) {
+	t.Parallel()
+	_, _, js := natstest.Run(t)
+	ctx := context.Background()
+	if _, err := runtime.Setup(ctx, js, runtime.DefaultTopology()); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, runtime.BucketLedger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger := runtime.NewLedger(kv, nil)
+	type rec struct {
+		SubmitID string `json:"submitId"`
+	}
+	if _, err := intake.ClaimAndCreate(ctx, ledger, "id-a", "inv.1.F1", "invoice F1", &rec{SubmitID: "id-a"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// An orphan: id-a's record under another invoice, as a crash between the
+	// refused claim and the deletion leaves it.
+	orphanRev, err := ledger.Create(ctx, "inv.1.F9", &rec{SubmitID: "id-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = intake.VerifyOwn(ctx, ledger, "id-a", "inv.1.F9", "invoice F9", orphanRev)
+	var re *intake.ReusedIDError
+	if !errors.As(err, &re) || !runtime.IsInvalid(err) {
+		t.Fatalf("orphan record: err %v, want an invalid ReusedIDError", err)
+	}
+	var got rec
+	if _, err := ledger.Get(ctx, "inv.1.F9", &got); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("the orphan record is still there: %+v, %v", got, err)
+	}
+
+	// A record whose claim was never made: it is made now.
+	rev, err := ledger.Create(ctx, "inv.1.F2", &rec{SubmitID: "id-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := intake.VerifyOwn(ctx, ledger, "id-b", "inv.1.F2", "invoice F2", rev); err != nil {
+		t.Fatalf("record without a claim: %v", err)
+	}
+	if err := intake.ClaimID(ctx, ledger, "id-b", "inv.1.F3", "invoice F3"); !errors.As(err, &re) || re.Names != "invoice F2" {
+		t.Errorf("id-b after VerifyOwn claimed it: err %v, want a ReusedIDError naming invoice F2", err)
+	}
+
+	// The record's own claim: nothing changes.
+	if err := intake.VerifyOwn(ctx, ledger, "id-a", "inv.1.F1", "invoice F1", 1); err != nil {
+		t.Errorf("own claim: %v", err)
+	}
+	if _, err := ledger.Get(ctx, "inv.1.F1", &got); err != nil || got.SubmitID != "id-a" {
+		t.Errorf("record after verifying its own claim: %+v, %v", got, err)
+	}
+}

@@ -122,10 +122,7 @@ func (h *followUp) Handle(ctx context.Context, d *runtime.Delivery) error {
 	if r.Seq != before || r.dirty {
 		quiet = 0
 		r.LastChangeAt = f.now().UTC()
-		if rev, err = f.save(ctx, key, &r, rev); err != nil {
-			return err
-		}
-		if err := f.flush(ctx, &r); err != nil {
+		if rev, err = f.saveAndFlush(ctx, key, &r, rev); err != nil {
 			return err
 		}
 		if r.final() {

@@ -42,8 +42,14 @@ func (f *Flow) publishStatus(ctx context.Context, s events.InvoiceStatus, links 
 // submission's trace (linked to the follow-up's own when it publishes them). It
 // does not clear them: the caller does, in its next ledger write.
 func (f *Flow) flush(ctx context.Context, r *record) error {
-	ctx, links := events.Resume(ctx, r.TraceParent, r.TraceState)
-	for _, s := range r.Pending {
+	return f.publishPending(ctx, r.Pending, r.TraceParent, r.TraceState)
+}
+
+// publishPending publishes status events in order in the trace traceparent and
+// tracestate name (see flush).
+func (f *Flow) publishPending(ctx context.Context, pending []events.InvoiceStatus, traceparent, tracestate string) error {
+	ctx, links := events.Resume(ctx, traceparent, tracestate)
+	for _, s := range pending {
 		if err := f.publishStatus(ctx, s, links); err != nil {
 			return runtime.Retry(fmt.Errorf("publish %s status of %s: %w", s.State, s.SubmitID, err), 0)
 		}
@@ -56,6 +62,15 @@ func (f *Flow) flush(ctx context.Context, r *record) error {
 func (f *Flow) save(ctx context.Context, key string, r *record, rev uint64) (uint64, error) {
 	r.UpdatedAt = f.now().UTC()
 	return f.deps.Ledger.Save(ctx, key, r, rev)
+}
+
+// saveAndFlush writes r and publishes its pending events at the same time (see
+// runtime.Ledger.SaveAlong: a second publication of an event is a duplicate the
+// stream drops). It does not clear the events: the caller's next write, or the
+// follow-up it plans with PublishedThrough, does.
+func (f *Flow) saveAndFlush(ctx context.Context, key string, r *record, rev uint64) (uint64, error) {
+	r.UpdatedAt = f.now().UTC()
+	return f.deps.Ledger.SaveAlong(ctx, key, r, rev, func() error { return f.flush(ctx, r) })
 }
 
 // commit writes r, publishes its pending events and clears them with a second

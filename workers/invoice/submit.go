@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/workers/choruspro"
 	"github.com/passerelle-dev/passerelle/workers/intake"
@@ -25,6 +27,23 @@ type submission struct {
 	replay bool
 	// first is set for the first delivery of a submit event that is not a replay.
 	first bool
+	// freeSlot lets the worker start another message once the deposit is over
+	// (runtime.Delivery.FreeSlot).
+	freeSlot func()
+	// checked is set once the recipient's rules were applied: rejection and
+	// checkErr hold the outcome, so that advance does not look the recipient up
+	// again.
+	checked   bool
+	rejection *events.Rejection
+	checkErr  error
+}
+
+// depositDone frees the submission's concurrency slot: what remains is ledger and
+// JetStream work.
+func (s *submission) depositDone() {
+	if s.freeSlot != nil {
+		s.freeSlot()
+	}
 }
 
 // maxResends bounds the deposits re-sent in one handling after their absence was
@@ -36,9 +55,19 @@ const maxResends = 3
 func (f *Flow) submit(ctx context.Context, s *submission) error {
 	if s.first {
 		r := f.newRecord(ctx, s)
+		direct := f.readyToSend(ctx, s)
+		if direct {
+			// Nothing stands between the claim and the deposit: the record is
+			// created at the sending step, one ledger write fewer.
+			f.startSending(&r)
+		}
 		rev, err := intake.ClaimAndCreate(ctx, f.deps.Ledger, s.id, s.key, describe(fmt.Sprint(s.acct.SupplierID), s.sub.Invoice.Number), &r)
 		if err == nil {
 			f.deps.Metrics.LedgerStep(ctx, "invoice", stepReceived)
+			if direct {
+				f.deps.Metrics.LedgerStep(ctx, "invoice", stepSending)
+				return f.sendFirst(ctx, s, &r, rev)
+			}
 			return f.advance(ctx, s, &r, rev)
 		}
 		if !errors.Is(err, runtime.ErrExists) {
@@ -48,9 +77,15 @@ func (f *Flow) submit(ctx context.Context, s *submission) error {
 	}
 	var r record
 	rev, err := f.deps.Ledger.Get(ctx, s.key, &r)
-	if errors.Is(err, runtime.ErrNotFound) || err == nil && r.SubmitID != s.id {
+	switch {
+	case errors.Is(err, runtime.ErrNotFound) || err == nil && r.SubmitID != s.id:
 		// The first handling of this event: its id must not name another submission.
 		if cerr := intake.ClaimID(ctx, f.deps.Ledger, s.id, s.key, describe(fmt.Sprint(s.acct.SupplierID), s.sub.Invoice.Number)); cerr != nil {
+			return cerr
+		}
+	case err == nil && !r.final():
+		// A submission under way: its record may be one whose claim failed.
+		if cerr := intake.VerifyOwn(ctx, f.deps.Ledger, s.id, s.key, describe(fmt.Sprint(s.acct.SupplierID), s.sub.Invoice.Number), rev); cerr != nil {
 			return cerr
 		}
 	}
@@ -128,6 +163,59 @@ func (f *Flow) answerDuplicate(ctx context.Context, s *submission, r *record, re
 	return err
 }
 
+// readyToSend applies the recipient's rules to a structured invoice before
+// anything is recorded, and reports whether the invoice can go straight to its
+// deposit: not a PDF (its attachment is deposited first), its recipient's rules
+// read and kept.
+func (f *Flow) readyToSend(ctx context.Context, s *submission) bool {
+	switch s.sub.Mode {
+	case events.ModePDF:
+		return false
+	case events.ModeFlow:
+		return true
+	}
+	s.rejection, s.checkErr = f.checkRecipient(ctx, s.acct, &s.sub.Invoice)
+	s.checked = true
+	return s.rejection == nil && s.checkErr == nil
+}
+
+// startSending marks r as about to be deposited: from now on the deposit may have
+// happened, and a later handling looks for it before sending it again.
+func (f *Flow) startSending(r *record) {
+	r.Step = stepSending
+	r.MayHaveDeposited = true
+	r.SendingSince = f.now().UTC()
+}
+
+// sendFirst deposits an invoice whose record was just created at the sending step
+// with its received status pending: the status is published while the deposit
+// runs, and confirmed before anything says so.
+func (f *Flow) sendFirst(ctx context.Context, s *submission, r *record, rev uint64) error {
+	var received errgroup.Group
+	pending, tp, ts := slices.Clone(r.Pending), r.TraceParent, r.TraceState
+	received.Go(func() error { return f.publishPending(ctx, pending, tp, ts) })
+	err := f.deposit(ctx, s, r)
+	perr := received.Wait()
+	if perr == nil {
+		r.Pending = nil
+	}
+	switch {
+	case err == nil:
+		// What remains is ledger and JetStream work; a received status not
+		// confirmed stays pending and goes out before the submitted one.
+		s.depositDone()
+		return f.submitted(ctx, s.key, r, rev)
+	case perr != nil:
+		// The record still holds the status and the sending step: the next
+		// delivery publishes it and looks for the deposit before sending again.
+		return perr
+	case outcomeUnknown(err, false):
+		f.log.WarnContext(ctx, "deposit outcome unknown; looking the invoice up", "account", s.acct.Name, "invoice", r.Number, "err", err)
+		return f.send(ctx, s, r, rev, true)
+	}
+	return f.depositFailed(ctx, s, r, rev, err)
+}
+
 // advance moves a submission forward from its recorded step.
 func (f *Flow) advance(ctx context.Context, s *submission, r *record, rev uint64) error {
 	if err := f.flush(ctx, r); err != nil {
@@ -145,7 +233,10 @@ func (f *Flow) advance(ctx context.Context, s *submission, r *record, rev uint64
 		return f.scheduleFollowUp(ctx, s.key, r, due{PublishedThrough: r.Seq}, f.nextPoll(r, 0))
 	case stepReceived:
 		if s.sub.Mode != events.ModeFlow {
-			rej, err := f.checkRecipient(ctx, s.acct, &s.sub.Invoice)
+			rej, err := s.rejection, s.checkErr
+			if !s.checked {
+				rej, err = f.checkRecipient(ctx, s.acct, &s.sub.Invoice)
+			}
 			if err != nil {
 				return f.deferral(err)
 			}
@@ -172,9 +263,7 @@ func (f *Flow) advance(ctx context.Context, s *submission, r *record, rev uint64
 			r.PieceJointeID = resp.PieceJointeID
 		}
 		r.Pending = nil // flushed above
-		r.Step = stepSending
-		r.MayHaveDeposited = true
-		r.SendingSince = f.now().UTC()
+		f.startSending(r)
 		if rev, err = f.save(ctx, s.key, r, rev); err != nil {
 			return err
 		}
@@ -213,6 +302,7 @@ func (f *Flow) send(ctx context.Context, s *submission, r *record, rev uint64, r
 		}
 		err := f.deposit(ctx, s, r)
 		if err == nil {
+			s.depositDone()
 			return f.submitted(ctx, s.key, r, rev)
 		}
 		if outcomeUnknown(err, false) {
@@ -276,20 +366,21 @@ func (f *Flow) depositFailed(ctx context.Context, s *submission, r *record, rev 
 	return err
 }
 
-// submitted records an accepted deposit, publishes it and plans the follow-up.
+// submitted records an accepted deposit, publishes it and plans the follow-up. The
+// record and the status go out together: whichever fails, the message comes back,
+// and the record (still pending, or still sending: the look-up finds the deposit)
+// publishes the same status again, which the stream deduplicates. The follow-up,
+// which says the status is published, waits for both.
 func (f *Flow) submitted(ctx context.Context, key string, r *record, rev uint64) error {
 	now := f.now().UTC()
 	r.Step = stepSubmitted
 	r.UnknownSince = time.Time{}
 	r.LastChangeAt = now
 	r.addStatus(events.InvoiceStatus{State: events.StateSubmitted, ChorusPro: r.chorusProRef()}, now)
-	if _, err := f.save(ctx, key, r, rev); err != nil {
+	if _, err := f.saveAndFlush(ctx, key, r, rev); err != nil {
 		return err
 	}
 	f.deps.Metrics.LedgerStep(ctx, "invoice", stepSubmitted)
-	if err := f.flush(ctx, r); err != nil {
-		return err
-	}
 	return f.scheduleFollowUp(ctx, key, r, due{PublishedThrough: r.Seq}, f.nextPoll(r, 0))
 }
 

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+	"golang.org/x/sync/errgroup"
 )
 
 // Ledger errors.
@@ -112,6 +113,22 @@ func (l *Ledger) Update(ctx context.Context, key string, v any, rev uint64) (nre
 	return nrev, nil
 }
 
+// Delete removes the record of key if its revision is still rev (ErrStale
+// otherwise). A later Create of the key succeeds.
+func (l *Ledger) Delete(ctx context.Context, key string, rev uint64) (err error) {
+	ctx, span := l.span(ctx, "delete", key)
+	defer func() { endSpan(span, err) }()
+	err = l.kv.Delete(ctx, key, jetstream.LastRevision(rev))
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+			return ErrStale
+		}
+		return fmt.Errorf("ledger: delete %s: %w", key, err)
+	}
+	return nil
+}
+
 // Save is Update for a handler: a stale revision (another worker wrote the record
 // since it was read) or a failed write is a Retry, so that the message comes back
 // and starts again from what the ledger holds.
@@ -119,6 +136,29 @@ func (l *Ledger) Save(ctx context.Context, key string, v any, rev uint64) (uint6
 	nrev, err := l.Update(ctx, key, v, rev)
 	if err != nil {
 		return 0, Retry(err, 0)
+	}
+	return nrev, nil
+}
+
+// SaveAlong is Save with other writes (the status events the record says are
+// pending, say) made at the same time, in one round trip instead of one each. It
+// waits for all of them and returns the record's new revision, or the first error
+// (a Retry for the record's write). It fits writes that the record's next
+// handling repeats when they did not all succeed: an event whose id makes its
+// second publication a duplicate the stream drops, a Create that tolerates
+// ErrExists.
+func (l *Ledger) SaveAlong(ctx context.Context, key string, v any, rev uint64, along ...func() error) (uint64, error) {
+	var g errgroup.Group
+	var nrev uint64
+	g.Go(func() (err error) {
+		nrev, err = l.Save(ctx, key, v, rev)
+		return err
+	})
+	for _, fn := range along {
+		g.Go(fn)
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
 	}
 	return nrev, nil
 }
