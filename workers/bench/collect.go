@@ -190,6 +190,15 @@ func (c *collector) latencies(to []int64) Latencies {
 	if len(ds) == 0 {
 		return Latencies{}
 	}
+	return percentiles(ds)
+}
+
+// percentiles returns the 50th, 90th and 99th percentiles of ds (nanoseconds,
+// sorted in place) in milliseconds.
+func percentiles[D ~int64](ds []D) Latencies {
+	if len(ds) == 0 {
+		return Latencies{}
+	}
 	slices.Sort(ds)
 	at := func(p float64) float64 {
 		k := int(p*float64(len(ds))+0.5) - 1
@@ -197,6 +206,28 @@ func (c *collector) latencies(to []int64) Latencies {
 		return float64(ds[k]) / 1e6
 	}
 	return Latencies{P50: at(0.50), P90: at(0.90), P99: at(0.99)}
+}
+
+// steady returns the rate of the middle 80 % of the events timed in ts: from the
+// 10th to the 90th percentile of their times (0 with fewer than ten).
+func (c *collector) steady(ts []int64) float64 {
+	c.mu.Lock()
+	done := make([]int64, 0, len(ts))
+	for _, t := range ts {
+		if t > 0 {
+			done = append(done, t)
+		}
+	}
+	c.mu.Unlock()
+	if len(done) < 10 {
+		return 0
+	}
+	slices.Sort(done)
+	lo, hi := len(done)/10, len(done)*9/10
+	if span := done[hi] - done[lo]; span > 0 {
+		return float64(hi-lo) / (float64(span) / 1e9)
+	}
+	return 0
 }
 
 // lastOf returns the latest time in ts, in seconds since start.

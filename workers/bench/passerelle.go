@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync/atomic"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -36,15 +38,47 @@ func serviceConfig(sc Scenario) service.Config {
 	return c
 }
 
-// spanCounter is a span exporter that counts the spans and drops them.
-type spanCounter struct{ n atomic.Int64 }
+// spanCounter is a span exporter that counts the spans, keeps their durations by
+// name, and drops them.
+type spanCounter struct {
+	mu    sync.Mutex
+	n     int64
+	times map[string][]time.Duration
+}
 
 func (s *spanCounter) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
-	s.n.Add(int64(len(spans)))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n += int64(len(spans))
+	if s.times == nil {
+		s.times = map[string][]time.Duration{}
+	}
+	for _, sp := range spans {
+		s.times[sp.Name()] = append(s.times[sp.Name()], sp.EndTime().Sub(sp.StartTime()))
+	}
 	return nil
 }
 
 func (s *spanCounter) Shutdown(context.Context) error { return nil }
+
+// reset forgets the spans exported so far (the warm-up's).
+func (s *spanCounter) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n, s.times = 0, nil
+}
+
+// results returns the spans per submission and each span name's durations.
+func (s *spanCounter) results(n int) (float64, []SpanTimes) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]SpanTimes, 0, len(s.times))
+	for name, ds := range s.times {
+		out = append(out, SpanTimes{Name: name, PerSubmission: float64(len(ds)) / float64(n), Durations: percentiles(ds)})
+	}
+	slices.SortFunc(out, func(a, b SpanTimes) int { return strings.Compare(a.Name, b.Name) })
+	return float64(s.n) / float64(n), out
+}
 
 // runningService is passerelle running on a stack.
 type runningService struct {
@@ -91,6 +125,14 @@ func startPasserelle(ctx context.Context, stack *devstack.Stack, sc Scenario) (*
 		nc.Close()
 		return nil, fmt.Errorf("bench: passerelle stopped at start: %w", err)
 	}
+}
+
+// forgetSpans exports the spans ended so far (the warm-up's) and forgets them.
+func (r *runningService) forgetSpans(ctx context.Context) {
+	if fp, ok := r.tel.TracerProvider.(interface{ ForceFlush(context.Context) error }); ok {
+		_ = fp.ForceFlush(ctx)
+	}
+	r.spans.reset()
 }
 
 // stop drains the service and flushes its telemetry.

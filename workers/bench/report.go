@@ -28,6 +28,12 @@ type Result struct {
 	// Throughput is accepted submissions per second: their status after the
 	// deposit (submitted, deposited; the baseline's only status).
 	Throughput float64 `json:"throughput"`
+	// SteadyThroughput is the accepted throughput once the pipeline is full: the
+	// middle 80 % of the acceptances over the time they took (from the 10th to
+	// the 90th percentile of acceptance times), without the first latency that
+	// Throughput includes (nothing is accepted before the first submissions have
+	// gone through: at 200 ms, 0.2 s of a 6 s run).
+	SteadyThroughput float64 `json:"steadyThroughput"`
 	// FinalThroughput is submissions per second to their final status (ModeFinal).
 	FinalThroughput float64 `json:"finalThroughput,omitempty"`
 	// First, Accepted and Final are the latencies from publication to the first
@@ -49,12 +55,22 @@ type Result struct {
 	// allocations per submission.
 	AllocsPerSubmission     float64 `json:"allocsPerSubmission"`
 	AllocBytesPerSubmission float64 `json:"allocBytesPerSubmission"`
-	// SpansPerSubmission counts the spans passerelle exported (tracing on).
-	SpansPerSubmission float64 `json:"spansPerSubmission,omitempty"`
+	// SpansPerSubmission counts the spans passerelle exported (tracing on), after
+	// the warm-up; Spans gives each span name's count per submission and
+	// durations: where a submission's time goes.
+	SpansPerSubmission float64     `json:"spansPerSubmission,omitempty"`
+	Spans              []SpanTimes `json:"spans,omitempty"`
 	// Runs is how many times the scenario ran; this is the run of median
 	// throughput, Spread the range of all of them.
 	Runs   int     `json:"runs"`
 	Spread *Spread `json:"spread,omitempty"`
+}
+
+// SpanTimes are the durations of the spans of one name.
+type SpanTimes struct {
+	Name          string    `json:"name"`
+	PerSubmission float64   `json:"perSubmission"`
+	Durations     Latencies `json:"durations"`
 }
 
 // Spread is the range of a scenario's repeated runs.
@@ -83,6 +99,7 @@ func (c *collector) result(sc Scenario, before, after usage, peak uint64) *Resul
 	if acc := c.lastOf(c.accepted); acc > 0 {
 		r.Throughput = n / acc
 	}
+	r.SteadyThroughput = c.steady(c.accepted)
 	if sc.System == SystemPasserelle && sc.Mode == ModeFinal {
 		f := c.latencies(c.final)
 		r.Final = &f
@@ -132,8 +149,8 @@ func Ratios(results []*Result) []Ratio {
 
 // WriteTable writes results and ratios as a Markdown table.
 func WriteTable(w io.Writer, results []*Result) {
-	fmt.Fprintln(w, "| scenario | n | conc | subs/s accepted | subs/s final | first p50/p90/p99 ms | accepted p50/p90/p99 ms | final p50/p90/p99 ms | CPU s/1000 | CPU cores | peak RSS MiB | allocs/sub | failed |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| scenario | n | conc | subs/s accepted | steady | subs/s final | first p50/p90/p99 ms | accepted p50/p90/p99 ms | final p50/p90/p99 ms | CPU s/1000 | CPU cores | peak RSS MiB | allocs/sub | failed |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|")
 	for _, r := range results {
 		final, finalLat := "", ""
 		if r.FinalThroughput > 0 {
@@ -154,8 +171,8 @@ func WriteTable(w io.Writer, results []*Result) {
 			tput += fmt.Sprintf(" (%.0f–%.0f)", r.Spread.ThroughputMin, r.Spread.ThroughputMax)
 			cpu += fmt.Sprintf(" (%.2f–%.2f)", r.Spread.CPUMin, r.Spread.CPUMax)
 		}
-		fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %s | %s | %s | %s | %.2f | %.0f | %.0f | %d |\n",
-			name, r.N, r.Concurrency, tput, final, lat(r.First), lat(r.Accepted), finalLat,
+		fmt.Fprintf(w, "| %s | %d | %d | %s | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f | %.0f | %d |\n",
+			name, r.N, r.Concurrency, tput, r.SteadyThroughput, final, lat(r.First), lat(r.Accepted), finalLat,
 			cpu, r.CPUUtilisation, r.PeakRSSMiB, r.AllocsPerSubmission, r.Failed)
 	}
 	ratios := Ratios(results)

@@ -86,14 +86,13 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Result, error) {
 	}
 
 	var stopSystem func() error
-	var spans func() int64
+	var svc *runningService
 	switch sc.System {
 	case SystemPasserelle:
-		svc, err := startPasserelle(ctx, stack, sc)
-		if err != nil {
+		if svc, err = startPasserelle(ctx, stack, sc); err != nil {
 			return nil, err
 		}
-		stopSystem, spans = svc.stop, svc.spans.n.Load
+		stopSystem = svc.stop
 	default:
 		b, err := startBaseline(ctx, stack, sc)
 		if err != nil {
@@ -120,6 +119,9 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Result, error) {
 	if err != nil {
 		rss.done()
 		return nil, err
+	}
+	if svc != nil {
+		svc.forgetSpans(rctx)
 	}
 	before := readUsage()
 	col.begin(before.wall)
@@ -177,8 +179,8 @@ wait:
 		return nil, fmt.Errorf("bench: %s: %w", sc.Name(), stopErr)
 	}
 	r := col.result(sc, before, after, peak)
-	if spans != nil {
-		r.SpansPerSubmission = float64(spans()) / float64(sc.N)
+	if svc != nil && sc.Tracing {
+		r.SpansPerSubmission, r.Spans = svc.spans.results(sc.N)
 	}
 	return r, nil
 }
