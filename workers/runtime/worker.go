@@ -49,7 +49,8 @@ type End struct {
 type WorkerConfig struct {
 	// Name identifies the worker in logs and telemetry (usually the consumer's name).
 	Name string
-	// Concurrency is the number of messages handled at once, and the prefetch.
+	// Concurrency is the number of messages handled at once (a handler may free
+	// its slot early: Delivery.FreeSlot), and the prefetch.
 	Concurrency int
 	// AckWait is the consumer's ack wait; in-progress signals are sent at a third of it.
 	AckWait time.Duration
