@@ -18,6 +18,8 @@ type usage struct {
 	allocs     uint64        // heap objects allocated
 	allocBytes uint64
 	wall       time.Time
+	// ticks and steal are the machine's CPU time counters (see machineTicks).
+	ticks, steal uint64
 }
 
 var allocSamples = []string{"/gc/heap/allocs:objects", "/gc/heap/allocs:bytes"}
@@ -29,6 +31,7 @@ func readUsage() usage {
 	}
 	metrics.Read(s)
 	u := usage{cpu: processCPU(), wall: time.Now()}
+	u.ticks, u.steal = machineTicks()
 	if s[0].Value.Kind() == metrics.KindUint64 {
 		u.allocs = s[0].Value.Uint64()
 	}

@@ -37,3 +37,31 @@ func statusField(name string) uint64 {
 	}
 	return kb << 10
 }
+
+// machineTicks returns the machine's CPU time counters (/proc/stat, first line):
+// all of them together and steal, the time the hypervisor gave to others while
+// this machine wanted to run. 0, 0 when unreadable.
+func machineTicks() (total, steal uint64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	fields := bytes.Fields(line)
+	if len(fields) < 9 || string(fields[0]) != "cpu" {
+		return 0, 0
+	}
+	for i, f := range fields[1:] {
+		v, err := strconv.ParseUint(string(f), 10, 64)
+		if err != nil {
+			return 0, 0
+		}
+		if i < 8 { // user nice system idle iowait irq softirq steal (guest time is in user)
+			total += v
+		}
+		if i == 7 {
+			steal = v
+		}
+	}
+	return total, steal
+}

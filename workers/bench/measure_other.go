@@ -9,3 +9,6 @@ func peakRSS() uint64 { return 0 }
 
 // currentRSS is not read outside Linux: memory figures are then 0.
 func currentRSS() uint64 { return 0 }
+
+// machineTicks is not read outside Linux: the steal figure is then 0.
+func machineTicks() (total, steal uint64) { return 0, 0 }

@@ -51,6 +51,10 @@ type Result struct {
 	// CPUUtilisation is CPU seconds per second of the run (2 = two cores busy).
 	CPUUtilisation float64 `json:"cpuUtilisation"`
 	PeakRSSMiB     float64 `json:"peakRssMiB"`
+	// StealPercent is the share of the machine's CPU time that its hypervisor
+	// gave to other machines during the run: above a few percent, the run
+	// measured the neighbours as much as passerelle, and is better repeated.
+	StealPercent float64 `json:"stealPercent"`
 	// AllocsPerSubmission and AllocBytesPerSubmission are the process's heap
 	// allocations per submission.
 	AllocsPerSubmission     float64 `json:"allocsPerSubmission"`
@@ -111,6 +115,9 @@ func (c *collector) result(sc Scenario, before, after usage, peak uint64) *Resul
 		f := r.Accepted
 		r.Final = &f
 	}
+	if ticks := after.ticks - before.ticks; ticks > 0 {
+		r.StealPercent = 100 * float64(after.steal-before.steal) / float64(ticks)
+	}
 	cpu := after.cpu - before.cpu
 	r.CPUSecondsPer1000 = cpu.Seconds() / n * 1000
 	if wall := after.wall.Sub(before.wall).Seconds(); wall > 0 {
@@ -149,8 +156,8 @@ func Ratios(results []*Result) []Ratio {
 
 // WriteTable writes results and ratios as a Markdown table.
 func WriteTable(w io.Writer, results []*Result) {
-	fmt.Fprintln(w, "| scenario | n | conc | subs/s accepted | steady | subs/s final | first p50/p90/p99 ms | accepted p50/p90/p99 ms | final p50/p90/p99 ms | CPU s/1000 | CPU cores | peak RSS MiB | allocs/sub | failed |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| scenario | n | conc | subs/s accepted | steady | subs/s final | first p50/p90/p99 ms | accepted p50/p90/p99 ms | final p50/p90/p99 ms | CPU s/1000 | CPU cores | peak RSS MiB | allocs/sub | failed | steal % |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
 		final, finalLat := "", ""
 		if r.FinalThroughput > 0 {
@@ -171,9 +178,9 @@ func WriteTable(w io.Writer, results []*Result) {
 			tput += fmt.Sprintf(" (%.0f–%.0f)", r.Spread.ThroughputMin, r.Spread.ThroughputMax)
 			cpu += fmt.Sprintf(" (%.2f–%.2f)", r.Spread.CPUMin, r.Spread.CPUMax)
 		}
-		fmt.Fprintf(w, "| %s | %d | %d | %s | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f | %.0f | %d |\n",
+		fmt.Fprintf(w, "| %s | %d | %d | %s | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f | %.0f | %d | %.1f |\n",
 			name, r.N, r.Concurrency, tput, r.SteadyThroughput, final, lat(r.First), lat(r.Accepted), finalLat,
-			cpu, r.CPUUtilisation, r.PeakRSSMiB, r.AllocsPerSubmission, r.Failed)
+			cpu, r.CPUUtilisation, r.PeakRSSMiB, r.AllocsPerSubmission, r.Failed, r.StealPercent)
 	}
 	ratios := Ratios(results)
 	if len(ratios) == 0 {
