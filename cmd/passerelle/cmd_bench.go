@@ -37,6 +37,8 @@ Flags:
                       not counted: connections and caches warm (default the
                       concurrency; 0 for none)
   --baseline=false    skip the baseline
+  --submit=false      skip passerelle's submission path (with --final=false: the
+                      baseline alone, e.g. to count its instructions)
   --final=false       skip the runs to the final status
   --tracing on|off    passerelle's tracing, spans batched to a discarding exporter (default on)
   --sync always|default
@@ -72,6 +74,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	warmup := fs.Int("warmup", -1, "")
 	fs.BoolVar(&p.Baseline, "baseline", p.Baseline, "")
 	fs.BoolVar(&p.Final, "final", p.Final, "")
+	submit := fs.Bool("submit", true, "")
 	tracing := fs.String("tracing", "on", "")
 	syncMode := fs.String("sync", "default", "")
 	profileDir := fs.String("profile", "", "")
@@ -86,6 +89,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if fs.NArg() != 0 {
 		return &usageError{"bench: unexpected arguments " + strings.Join(fs.Args(), " ") + "\n\n" + benchUsage}
 	}
+	p.SkipSubmit = !*submit
 	switch *tracing {
 	case "on", "off":
 		p.Tracing = *tracing == "on"

@@ -30,7 +30,7 @@ func readUsage() usage {
 		s[i].Name = name
 	}
 	metrics.Read(s)
-	u := usage{cpu: processCPU(), wall: time.Now()}
+	u := usage{cpu: ProcessCPU(), wall: time.Now()}
 	u.ticks, u.steal = machineTicks()
 	if s[0].Value.Kind() == metrics.KindUint64 {
 		u.allocs = s[0].Value.Uint64()

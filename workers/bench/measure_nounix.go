@@ -4,5 +4,5 @@ package bench
 
 import "time"
 
-// processCPU is not measured outside Unix systems: CPU figures are then 0.
-func processCPU() time.Duration { return 0 }
+// ProcessCPU is not measured outside Unix systems: CPU figures are then 0.
+func ProcessCPU() time.Duration { return 0 }

@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// processCPU returns the CPU time the process used, user and system.
-func processCPU() time.Duration {
+// ProcessCPU returns the CPU time the process used, user and system (0 where it
+// cannot be read).
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -19,8 +19,10 @@ type Plan struct {
 	Window int
 	// Warmup is the uncounted submissions of each run before the clock starts
 	// (see Scenario.Warmup).
-	Warmup     int
-	Baseline   bool
+	Warmup   int
+	Baseline bool
+	// SkipSubmit leaves out passerelle's submission path (ModeSubmit).
+	SkipSubmit bool
 	Final      bool
 	Tracing    bool
 	SyncAlways bool
@@ -53,9 +55,11 @@ func (p Plan) Scenarios() []Scenario {
 				b.System = SystemBaseline
 				out = append(out, b)
 			}
-			s := base
-			s.System, s.Mode = SystemPasserelle, ModeSubmit
-			out = append(out, s)
+			if !p.SkipSubmit {
+				s := base
+				s.System, s.Mode = SystemPasserelle, ModeSubmit
+				out = append(out, s)
+			}
 			if p.Final {
 				f := base
 				f.System, f.Mode = SystemPasserelle, ModeFinal

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/workers/intake"
 	"github.com/passerelle-dev/passerelle/workers/pasrau"
@@ -157,11 +155,10 @@ func (f *Flow) startSending(r *record) {
 // step with its received status pending: the status is published while the
 // deposit runs, and confirmed before anything says so.
 func (f *Flow) sendFirst(ctx context.Context, s *submission, r *record, rev uint64) error {
-	var received errgroup.Group
 	pending, siret, tp, ts := slices.Clone(r.Pending), r.Identity.SIRET, r.TraceParent, r.TraceState
-	received.Go(func() error { return f.publishPending(ctx, pending, siret, tp, ts) })
-	res, err := f.deposit(ctx, s)
-	perr := received.Wait()
+	var res *pasrau.DepositResult
+	err, perr := runtime.During(func() (err error) { res, err = f.deposit(ctx, s); return err },
+		func() error { return f.publishPending(ctx, pending, siret, tp, ts) })
 	if perr == nil {
 		r.Pending = nil
 	}

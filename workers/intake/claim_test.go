@@ -10,22 +10,25 @@ import (
 	"github.com/passerelle-dev/passerelle/workers/runtime"
 )
 
+// newLedger returns the ledger of a new JetStream server.
+func newLedger(t *testing.T) *runtime.Ledger {
+	t.Helper()
+	_, _, js := natstest.Run(t)
+	assets, err := runtime.Setup(context.Background(), js, runtime.DefaultTopology())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runtime.NewLedger(assets.Ledger, nil)
+}
+
 // TestClaimAndCreate checks the first delivery's way in against a real JetStream
 // ledger: the record is created with the id's claim; a key that already has a record
 // answers ErrExists (whatever the id); an id that names another key is refused before
 // anything is recorded under the new key.
 func TestClaimAndCreate(t *testing.T) {
 	t.Parallel()
-	_, _, js := natstest.Run(t)
 	ctx := context.Background()
-	if _, err := runtime.Setup(ctx, js, runtime.DefaultTopology()); err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.KeyValue(ctx, runtime.BucketLedger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ledger := runtime.NewLedger(kv, nil)
+	ledger := newLedger(t)
 	type rec struct {
 		SubmitID string `json:"submitId"`
 	}
@@ -68,16 +71,8 @@ func TestClaimAndCreate(t *testing.T) {
 // on.
 func TestVerifyOwn(t *testing.T) {
 	t.Parallel()
-	_, _, js := natstest.Run(t)
 	ctx := context.Background()
-	if _, err := runtime.Setup(ctx, js, runtime.DefaultTopology()); err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.KeyValue(ctx, runtime.BucketLedger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ledger := runtime.NewLedger(kv, nil)
+	ledger := newLedger(t)
 	type rec struct {
 		SubmitID string `json:"submitId"`
 	}

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/workers/choruspro"
 	"github.com/passerelle-dev/passerelle/workers/intake"
@@ -191,11 +189,9 @@ func (f *Flow) startSending(r *record) {
 // with its received status pending: the status is published while the deposit
 // runs, and confirmed before anything says so.
 func (f *Flow) sendFirst(ctx context.Context, s *submission, r *record, rev uint64) error {
-	var received errgroup.Group
 	pending, tp, ts := slices.Clone(r.Pending), r.TraceParent, r.TraceState
-	received.Go(func() error { return f.publishPending(ctx, pending, tp, ts) })
-	err := f.deposit(ctx, s, r)
-	perr := received.Wait()
+	err, perr := runtime.During(func() error { return f.deposit(ctx, s, r) },
+		func() error { return f.publishPending(ctx, pending, tp, ts) })
 	if perr == nil {
 		r.Pending = nil
 	}

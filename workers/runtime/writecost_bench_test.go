@@ -1,30 +1,19 @@
-//go:build unix
-
 package runtime_test
 
 import (
 	"context"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/passerelle-dev/passerelle/workers/bench"
 	"github.com/passerelle-dev/passerelle/workers/embedded/natstest"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
 )
-
-// processCPU returns the CPU time the process used, user and system.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkWriteCPU measures the CPU that each kind of JetStream operation of a
 // submission costs the process, client and embedded server together, with 200
@@ -50,7 +39,7 @@ func BenchmarkWriteCPU(b *testing.B) {
 		b.Helper()
 		b.SetParallelism(100) // 200 goroutines on 2 cores
 		b.ReportAllocs()
-		start := processCPU()
+		start := bench.ProcessCPU()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if err := op(n.Add(1)); err != nil {
@@ -59,7 +48,7 @@ func BenchmarkWriteCPU(b *testing.B) {
 				}
 			}
 		})
-		b.ReportMetric(float64((processCPU()-start).Microseconds())/float64(b.N), "cpu-µs/op")
+		b.ReportMetric(float64((bench.ProcessCPU()-start).Microseconds())/float64(b.N), "cpu-µs/op")
 	}
 	b.Run("Publish", func(b *testing.B) {
 		parallel(b, func(i int64) error {
