@@ -94,7 +94,6 @@ func (h *intakeHandler) Handle(ctx context.Context, d *runtime.Delivery) error {
 		replay: d.Header.Get(runtime.HeaderReplay) != "",
 	}
 	s.first = d.Delivered == 1 && !s.replay
-	s.freeSlot = d.FreeSlot
 	s.key = ledgerKey(s.identity)
 	n.Key = s.key
 	return f.submit(ctx, s)

@@ -25,17 +25,6 @@ type submission struct {
 	replay bool
 	// first is set for the first delivery of a submit event that is not a replay.
 	first bool
-	// freeSlot lets the worker start another message once the deposit is over
-	// (runtime.Delivery.FreeSlot); nil outside the intake.
-	freeSlot func()
-}
-
-// depositDone frees the submission's concurrency slot: what remains is ledger and
-// JetStream work.
-func (s *submission) depositDone() {
-	if s.freeSlot != nil {
-		s.freeSlot()
-	}
 }
 
 // reconcileMargin widens the window a lost deposit is looked for in, for clock skew
@@ -166,7 +155,6 @@ func (f *Flow) sendFirst(ctx context.Context, s *submission, r *record, rev uint
 	case err == nil:
 		// A received status not confirmed stays pending and goes out before the
 		// deposited one.
-		s.depositDone()
 		return f.deposited(ctx, s.key, r, rev, &depositFound{idflux: res.IDFlux, report: res.AEE})
 	case perr != nil:
 		// The record still holds the status and the sending step: the next
@@ -250,7 +238,6 @@ func (f *Flow) send(ctx context.Context, s *submission, r *record, rev uint64, r
 		var res *pasrau.DepositResult
 		res, err = f.deposit(ctx, s)
 		if err == nil {
-			s.depositDone()
 			return f.deposited(ctx, s.key, r, rev, &depositFound{idflux: res.IDFlux, report: res.AEE})
 		}
 		if !outcomeUnknown(err) {

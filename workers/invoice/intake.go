@@ -47,7 +47,6 @@ func (h *intakeHandler) Handle(ctx context.Context, d *runtime.Delivery) error {
 		replay: d.Header.Get(runtime.HeaderReplay) != "",
 	}
 	s.first = d.Delivered == 1 && !s.replay
-	s.freeSlot = d.FreeSlot
 	return f.submit(ctx, s)
 }
 

@@ -25,23 +25,12 @@ type submission struct {
 	replay bool
 	// first is set for the first delivery of a submit event that is not a replay.
 	first bool
-	// freeSlot lets the worker start another message once the deposit is over
-	// (runtime.Delivery.FreeSlot).
-	freeSlot func()
 	// checked is set once the recipient's rules were applied: rejection and
 	// checkErr hold the outcome, so that advance does not look the recipient up
 	// again.
 	checked   bool
 	rejection *events.Rejection
 	checkErr  error
-}
-
-// depositDone frees the submission's concurrency slot: what remains is ledger and
-// JetStream work.
-func (s *submission) depositDone() {
-	if s.freeSlot != nil {
-		s.freeSlot()
-	}
 }
 
 // maxResends bounds the deposits re-sent in one handling after their absence was
@@ -197,9 +186,8 @@ func (f *Flow) sendFirst(ctx context.Context, s *submission, r *record, rev uint
 	}
 	switch {
 	case err == nil:
-		// What remains is ledger and JetStream work; a received status not
-		// confirmed stays pending and goes out before the submitted one.
-		s.depositDone()
+		// A received status not confirmed stays pending and goes out before the
+		// submitted one.
 		return f.submitted(ctx, s.key, r, rev)
 	case perr != nil:
 		// The record still holds the status and the sending step: the next
@@ -298,7 +286,6 @@ func (f *Flow) send(ctx context.Context, s *submission, r *record, rev uint64, r
 		}
 		err := f.deposit(ctx, s, r)
 		if err == nil {
-			s.depositDone()
 			return f.submitted(ctx, s.key, r, rev)
 		}
 		if outcomeUnknown(err, false) {

@@ -27,9 +27,6 @@ type Delivery struct {
 
 	// Note is free for the handler to keep what it decoded, so that Answer can use it.
 	Note any
-
-	// free releases the message's concurrency slot (set by the worker).
-	free func()
 }
 
 func newDelivery(msg jetstream.Msg, consumer string) (*Delivery, error) {
@@ -56,17 +53,5 @@ func newDelivery(msg jetstream.Msg, consumer string) (*Delivery, error) {
 func (d *Delivery) InProgress() {
 	if d.msg != nil {
 		_ = d.msg.InProgress()
-	}
-}
-
-// FreeSlot lets the worker start another message while this one finishes: the
-// handler calls it once what remains of its work is bookkeeping against JetStream
-// (ledger writes, status events, follow-up plans), no call to an administration.
-// The worker's concurrency then bounds the messages being handled up to their
-// upstream calls, and the consumer's MaxAckPending bounds all those not yet acked.
-// Calling it more than once, or outside a worker, does nothing.
-func (d *Delivery) FreeSlot() {
-	if d.free != nil {
-		d.free()
 	}
 }

@@ -170,8 +170,7 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // process handles one message and applies the outcome policy. runCtx tells whether the
-// worker is stopping. release frees the message's concurrency slot: the handler may
-// call it (Delivery.FreeSlot) once its upstream calls are over, and process calls it
+// worker is stopping. release frees the message's concurrency slot: process calls it
 // once the handling is over, before waiting for the server to confirm an ack.
 func (w *Worker) process(ctx, runCtx context.Context, msg jetstream.Msg, release func()) {
 	start := time.Now()
@@ -181,7 +180,6 @@ func (w *Worker) process(ctx, runCtx context.Context, msg jetstream.Msg, release
 		_ = msg.Term()
 		return
 	}
-	d.free = release
 	ctx, span := w.startSpan(ctx, d)
 	defer span.End()
 

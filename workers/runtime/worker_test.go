@@ -48,10 +48,6 @@ func (h *scriptedHandler) Handle(ctx context.Context, d *runtime.Delivery) error
 		return errors.New("upstream keeps failing")
 	case body == "panic":
 		panic("boom")
-	case strings.HasPrefix(body, "free-block"):
-		d.FreeSlot()
-		<-h.release
-		return nil
 	case strings.HasPrefix(body, "block"):
 		select {
 		case <-h.release:
@@ -284,44 +280,4 @@ func TestWorkerHandsBackAfterGrace(t *testing.T) {
 	if _, ok := h.end("block-2"); ok {
 		t.Error("a handed-back message was answered")
 	}
-}
-
-// TestWorkerFreeSlot checks that a handler that frees its slot lets the next
-// message start although it has not returned, and that the messages waiting for
-// a slot still wait.
-func TestWorkerFreeSlot(t *testing.T) {
-	t.Parallel()
-	f := setup(t)
-	h := newScripted()
-	startWorker(t, f, h, 5*time.Second) // concurrency 4
-	var bodies []string
-	for i := range 6 {
-		bodies = append(bodies, "free-block-"+strconv.Itoa(i))
-	}
-	f.publish(t, bodies...)
-	waitFor(t, "six handlers that freed their slots, with a concurrency of 4", func() bool {
-		for _, b := range bodies {
-			if h.count(b) != 1 {
-				return false
-			}
-		}
-		return true
-	})
-	f.publish(t, "block-a", "block-b", "block-c", "block-d", "block-e")
-	waitFor(t, "four blocking handlers", func() bool {
-		n := 0
-		for _, b := range []string{"block-a", "block-b", "block-c", "block-d", "block-e"} {
-			n += h.count(b)
-		}
-		return n == 4
-	})
-	time.Sleep(200 * time.Millisecond)
-	if n := h.count("block-e"); n != 0 {
-		t.Errorf("a fifth blocking handler started with a concurrency of 4")
-	}
-	close(h.release)
-	waitFor(t, "every message acked", func() bool {
-		info, err := f.consumer.Info(context.Background())
-		return err == nil && info.NumAckPending == 0 && info.NumPending == 0 && h.count("block-e") == 1
-	})
 }

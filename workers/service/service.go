@@ -29,8 +29,7 @@ import (
 type Config struct {
 	Topology runtime.Topology
 	// Concurrency is the number of submissions handled at once per flow by this
-	// replica, up to their deposit's answer (the writes after it run outside this
-	// bound, within MaxAckPending); FollowUpConcurrency the number of follow-ups.
+	// replica; FollowUpConcurrency the number of follow-ups.
 	Concurrency         int
 	FollowUpConcurrency int
 	// AckWait is the consumers' ack wait; it must exceed one attempt's budget.
