@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/passerelle-dev/passerelle/workers/runtime"
 )
 
@@ -89,14 +87,9 @@ func Answerable(end runtime.End) bool {
 // could not be made) is deleted before it returns; if that fails, it stays as an
 // orphan that VerifyOwn recognises on the next delivery.
 func ClaimAndCreate(ctx context.Context, ledger *runtime.Ledger, id, key, what string, rec any) (uint64, error) {
-	var g errgroup.Group
-	var claimErr error
-	g.Go(func() error {
-		claimErr = ClaimID(ctx, ledger, id, key, what)
-		return nil
-	})
-	rev, err := ledger.Create(ctx, key, rec)
-	_ = g.Wait()
+	var rev uint64
+	err, claimErr := runtime.During(func() (err error) { rev, err = ledger.Create(ctx, key, rec); return err },
+		func() error { return ClaimID(ctx, ledger, id, key, what) })
 	switch {
 	case claimErr == nil && err == nil:
 		return rev, nil
