@@ -149,15 +149,14 @@ func (l *Ledger) Save(ctx context.Context, key string, v any, rev uint64) (uint6
 // ErrExists.
 func (l *Ledger) SaveAlong(ctx context.Context, key string, v any, rev uint64, along ...func() error) (uint64, error) {
 	var g errgroup.Group
-	var nrev uint64
-	g.Go(func() (err error) {
-		nrev, err = l.Save(ctx, key, v, rev)
-		return err
-	})
 	for _, fn := range along {
 		g.Go(fn)
 	}
-	if err := g.Wait(); err != nil {
+	nrev, err := l.Save(ctx, key, v, rev) // on this goroutine: one fewer to start
+	if gerr := g.Wait(); err == nil {
+		err = gerr
+	}
+	if err != nil {
 		return 0, err
 	}
 	return nrev, nil
