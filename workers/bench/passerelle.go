@@ -18,8 +18,9 @@ import (
 )
 
 // serviceConfig is the dev stack's service configuration sized for the scenario.
-// In ModeSubmit every follow-up is planned an hour ahead, so that no poll runs
-// while the submission path is measured.
+// In ModeSubmit every follow-up is planned an hour ahead, and the returns poller
+// lists nothing younger than two hours, so that no poll runs while the submission
+// path is measured.
 func serviceConfig(sc Scenario) service.Config {
 	c := devstack.ServiceConfig("")
 	c.Concurrency = sc.Concurrency
@@ -34,6 +35,8 @@ func serviceConfig(sc Scenario) service.Config {
 		c.Invoice.InvoicePollMax = 2 * time.Hour
 		c.Declaration.FluxPoll = time.Hour
 		c.Declaration.AccountPoll = time.Hour
+		c.Declaration.PollLookback = time.Hour
+		c.Declaration.PollLag = 2 * time.Hour
 	}
 	return c
 }
