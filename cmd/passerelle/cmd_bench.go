@@ -22,10 +22,14 @@ the JSON, makes the same HTTP call to the same emulator, publishes one raw statu
 and acks). For each latency and kind it runs the baseline, passerelle's
 submission path (follow-ups planned an hour ahead: the same work as the
 baseline, plus passerelle's guarantees) and passerelle to the final status
-(follow-ups polled every second). It reports throughput, latency to the first,
+(follow-ups polled every second). It reports throughput (over the whole run,
+and steady: the middle 80 % of the acceptances), latency to the first,
 accepted and final status (p50, p90, p99), CPU seconds per 1,000 submissions,
-peak RSS and allocations per submission, and the passerelle/baseline ratios.
-CPU and memory are the whole process's. docs/performance.md explains the figures.
+peak RSS and allocations per submission, the machine's steal time, and the
+passerelle/baseline ratios; the JSON adds each span's count and durations per
+submission. CPU and memory are the whole process's. On a shared machine,
+alternate and repeat the runs you compare. docs/performance.md explains the
+figures.
 
 Flags:
   -n N                submissions per run (default 2000)
