@@ -10,6 +10,11 @@ import (
 	"github.com/passerelle-dev/passerelle/workers/runtime"
 )
 
+// rec is the record the tests create under business keys.
+type rec struct {
+	SubmitID string `json:"submitId"`
+}
+
 // newLedger returns the ledger of a new JetStream server.
 func newLedger(t *testing.T) *runtime.Ledger {
 	t.Helper()
@@ -29,9 +34,6 @@ func TestClaimAndCreate(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	ledger := newLedger(t)
-	type rec struct {
-		SubmitID string `json:"submitId"`
-	}
 
 	rev, err := intake.ClaimAndCreate(ctx, ledger, "id-a", "inv.1.F1", "invoice F1", &rec{SubmitID: "id-a"})
 	if err != nil || rev == 0 {
@@ -73,9 +75,6 @@ func TestVerifyOwn(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	ledger := newLedger(t)
-	type rec struct {
-		SubmitID string `json:"submitId"`
-	}
 	if _, err := intake.ClaimAndCreate(ctx, ledger, "id-a", "inv.1.F1", "invoice F1", &rec{SubmitID: "id-a"}); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/passerelle-dev/passerelle/workers/embedded/natstest"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
 )
@@ -27,20 +29,26 @@ type benchRecord struct {
 	UpdatedAt             time.Time `json:"updatedAt"`
 }
 
-// BenchmarkLedger measures the ledger's operations on a file bucket of an embedded
-// server, one at a time: each is a round trip to JetStream.
-func BenchmarkLedger(b *testing.B) {
+// benchSetup starts a JetStream server with passerelle's topology and returns
+// its ledger and an invoice's record.
+func benchSetup(b *testing.B) (jetstream.JetStream, *runtime.Ledger, benchRecord) {
+	b.Helper()
 	_, _, js := natstest.Run(b)
-	ctx := context.Background()
-	assets, err := runtime.Setup(ctx, js, runtime.DefaultTopology())
+	assets, err := runtime.Setup(context.Background(), js, runtime.DefaultTopology())
 	if err != nil {
 		b.Fatal(err)
 	}
-	l := runtime.NewLedger(assets.Ledger, nil)
 	now := time.Now().UTC()
-	rec := benchRecord{SubmitID: "6b4f3a2e-8d1c-4f5e-9a7b-2c3d4e5f6a7b", Account: "demo", Mode: "structured",
+	return js, runtime.NewLedger(assets.Ledger, nil), benchRecord{SubmitID: "6b4f3a2e-8d1c-4f5e-9a7b-2c3d4e5f6a7b", Account: "demo", Mode: "structured",
 		Hash: "3f79bb7b435b05321651daefd374cdc681dc06faa65e374e38337b88ca046dea", Step: "received", State: "received", Seq: 1,
 		TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", CreatedAt: now, UpdatedAt: now}
+}
+
+// BenchmarkLedger measures the ledger's operations on a file bucket of an embedded
+// server, one at a time: each is a round trip to JetStream.
+func BenchmarkLedger(b *testing.B) {
+	_, l, rec := benchSetup(b)
+	ctx := context.Background()
 
 	i := 0 // outside the sub-benchmark, which -count runs again on the same bucket
 	b.Run("Create", func(b *testing.B) {

@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/passerelle-dev/passerelle/workers/bench"
-	"github.com/passerelle-dev/passerelle/workers/embedded/natstest"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
 )
 
@@ -21,18 +20,9 @@ import (
 // time shared by 200 goroutines, is not). docs/performance.md reads the floor of
 // passerelle's overhead from it.
 func BenchmarkWriteCPU(b *testing.B) {
-	_, _, js := natstest.Run(b)
+	js, ledger, rec := benchSetup(b)
 	ctx := context.Background()
-	assets, err := runtime.Setup(ctx, js, runtime.DefaultTopology())
-	if err != nil {
-		b.Fatal(err)
-	}
-	ledger := runtime.NewLedger(assets.Ledger, nil)
 	sched := runtime.NewScheduler(js)
-	now := time.Now().UTC()
-	rec := benchRecord{SubmitID: "6b4f3a2e-8d1c-4f5e-9a7b-2c3d4e5f6a7b", Account: "demo", Mode: "structured",
-		Hash: "3f79bb7b435b05321651daefd374cdc681dc06faa65e374e38337b88ca046dea", Step: "received", State: "received", Seq: 1,
-		TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", CreatedAt: now, UpdatedAt: now}
 	status := make([]byte, 600) // a status event's data
 	var n atomic.Int64          // unique keys across sub-benchmarks and -count
 	parallel := func(b *testing.B, op func(i int64) error) {
