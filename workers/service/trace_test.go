@@ -237,3 +237,63 @@ func TestDeclarationTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstDeliveryRoundTrips checks the JetStream work of an invoice's first
+// delivery, as its trace shows it: the event id's claim and the record's creation
+// side by side, the received status published while Chorus Pro answers, the
+// record's update and the submitted status side by side; no read of the ledger.
+func TestFirstDeliveryRoundTrips(t *testing.T) {
+	t.Parallel()
+	h := devstacktest.New(t, devstack.Config{})
+	exp := h.CollectSpans()
+	h.StartService()
+	e, err := events.NewInvoiceSubmit("", invoiceExample(t, "ROUNDTRIPS-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetExtension(events.TraceParent, publisherTrace)
+	h.Publish(e)
+	tid, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	var tree spanTree
+	h.WaitFor(10*time.Second, "the submission's process span", func() bool {
+		tree = newTree(exp.GetSpans())
+		return len(tree.find(tid, "process PASSERELLE_INVOICES")) == 1
+	})
+	p := tree.find(tid, "process PASSERELLE_INVOICES")[0].SpanContext.SpanID()
+	under := func(name string) []tracetest.SpanStub {
+		var out []tracetest.SpanStub
+		for _, s := range tree.find(tid, name) {
+			if tree.under(s, p) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	creates, updates, gets := under("ledger create"), under("ledger update"), under("ledger get")
+	sends, calls := under("send invoice.status"), under("choruspro factures/soumettre")
+	if len(creates) != 2 || len(updates) != 1 || len(gets) != 0 || len(sends) != 2 || len(calls) != 1 {
+		t.Fatalf("first delivery: %d ledger creates, %d updates, %d reads, %d status events, %d soumettre; want 2, 1, 0, 2, 1; spans:\n%s",
+			len(creates), len(updates), len(gets), len(sends), len(calls), tree.dump())
+	}
+	overlap := func(a, b tracetest.SpanStub) bool {
+		return a.StartTime.Before(b.EndTime) && b.StartTime.Before(a.EndTime)
+	}
+	if !overlap(creates[0], creates[1]) {
+		t.Errorf("the claim and the record's creation did not overlap: %v–%v and %v–%v", creates[0].StartTime, creates[0].EndTime, creates[1].StartTime, creates[1].EndTime)
+	}
+	received, submitted := sends[0], sends[1]
+	if submitted.StartTime.Before(received.StartTime) {
+		received, submitted = submitted, received
+	}
+	if !overlap(received, calls[0]) {
+		t.Errorf("the received status was not published while Chorus Pro answered")
+	}
+	if !overlap(updates[0], submitted) {
+		t.Errorf("the record's update and the submitted status did not go out together")
+	}
+	for _, c := range creates {
+		if c.EndTime.After(calls[0].StartTime) {
+			t.Errorf("a ledger create ended after the deposit started: the record must exist before the deposit")
+		}
+	}
+}
