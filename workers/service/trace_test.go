@@ -77,6 +77,18 @@ func (t spanTree) dump() string {
 	return b.String()
 }
 
+// publishTracedInvoice publishes the example invoice numbered number in the
+// publisher's trace (publisherTrace) and returns its event id.
+func publishTracedInvoice(t *testing.T, h *devstacktest.Harness, number string) string {
+	t.Helper()
+	e, err := events.NewInvoiceSubmit("", invoiceExample(t, number))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetExtension(events.TraceParent, publisherTrace)
+	return h.Publish(e)
+}
+
 // TestInvoiceTrace follows one invoice, whose first soumettre gets a 503, from the
 // publisher's trace to its final status days later (seconds here).
 func TestInvoiceTrace(t *testing.T) {
@@ -84,20 +96,28 @@ func TestInvoiceTrace(t *testing.T) {
 	h := devstacktest.New(t, devstack.Config{ChorusProFaults: chorusprotest.Faults{Queue: []string{"503"}, Operations: []string{"soumettre"}}})
 	exp := h.CollectSpans()
 	h.StartService()
-	e, err := events.NewInvoiceSubmit("", invoiceExample(t, "TRACE-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.SetExtension(events.TraceParent, publisherTrace)
-	id := h.Publish(e)
+	id := publishTracedInvoice(t, h, "TRACE-1")
 	h.WaitFinal(time.Minute, id)
 	tid, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
 	pid, _ := trace.SpanIDFromHex("b7ad6b7169203331")
-	h.WaitFor(10*time.Second, "the final status's producer span", func() bool {
+	// A follow-up's span ends, and is exported, after the status it sent:
+	// wait for the spans the status events link to as well.
+	h.WaitFor(10*time.Second, "the status events' spans and the follow-ups' they link to", func() bool {
+		spans := exp.GetSpans()
+		ended := map[trace.SpanID]bool{}
+		for _, s := range spans {
+			ended[s.SpanContext.SpanID()] = true
+		}
 		n := 0
-		for _, s := range exp.GetSpans() {
-			if s.Name == "send invoice.status" {
-				n++
+		for _, s := range spans {
+			if s.Name != "send invoice.status" {
+				continue
+			}
+			n++
+			for _, l := range s.Links {
+				if !ended[l.SpanContext.SpanID()] {
+					return false
+				}
 			}
 		}
 		return n >= 9
@@ -247,12 +267,7 @@ func TestFirstDeliveryRoundTrips(t *testing.T) {
 	h := devstacktest.New(t, devstack.Config{})
 	exp := h.CollectSpans()
 	h.StartService()
-	e, err := events.NewInvoiceSubmit("", invoiceExample(t, "ROUNDTRIPS-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.SetExtension(events.TraceParent, publisherTrace)
-	h.Publish(e)
+	publishTracedInvoice(t, h, "ROUNDTRIPS-1")
 	tid, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
 	var tree spanTree
 	h.WaitFor(10*time.Second, "the submission's process span", func() bool {
