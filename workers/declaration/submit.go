@@ -37,12 +37,13 @@ const maxResends = 3
 // submit claims the declaration's identity (or finds the submission it belongs to)
 // and moves it forward from the step the ledger records.
 func (f *Flow) submit(ctx context.Context, s *submission) error {
+	what := describe(s.identity)
 	if s.first {
 		// Nothing stands between the claim and the deposit: the record is created
 		// at the sending step, one ledger write fewer.
 		r := f.newRecord(ctx, s)
 		f.startSending(&r)
-		rev, err := intake.ClaimAndCreate(ctx, f.deps.Ledger, s.id, s.key, describe(s.identity), &r)
+		rev, err := intake.ClaimAndCreate(ctx, f.deps.Ledger, s.id, s.key, what, &r)
 		if err == nil {
 			f.deps.Metrics.LedgerStep(ctx, "declaration", stepReceived)
 			f.deps.Metrics.LedgerStep(ctx, "declaration", stepSending)
@@ -55,17 +56,8 @@ func (f *Flow) submit(ctx context.Context, s *submission) error {
 	}
 	var r record
 	rev, err := f.deps.Ledger.Get(ctx, s.key, &r)
-	switch {
-	case errors.Is(err, runtime.ErrNotFound) || err == nil && r.SubmitID != s.id:
-		// The first handling of this event: its id must not name another submission.
-		if cerr := intake.ClaimID(ctx, f.deps.Ledger, s.id, s.key, describe(s.identity)); cerr != nil {
-			return cerr
-		}
-	case err == nil && !r.final():
-		// A submission under way: its record may be one whose claim failed.
-		if cerr := intake.VerifyOwn(ctx, f.deps.Ledger, s.id, s.key, describe(s.identity), rev); cerr != nil {
-			return cerr
-		}
+	if cerr := intake.Recheck(ctx, f.deps.Ledger, s.id, s.key, what, intake.Found{Err: err, SubmitID: r.SubmitID, Final: r.final(), Rev: rev}); cerr != nil {
+		return cerr
 	}
 	switch {
 	case errors.Is(err, runtime.ErrNotFound):
@@ -104,7 +96,7 @@ func (f *Flow) submit(ctx context.Context, s *submission) error {
 	case r.SubmitID != s.id:
 		return runtime.Invalid(&conflictError{identity: s.identity, other: r.SubmitID})
 	case r.Hash != s.hash:
-		return runtime.Invalid(&intake.ReusedIDError{ID: s.id, Names: describe(s.identity), OtherContent: true})
+		return runtime.Invalid(&intake.ReusedIDError{ID: s.id, Names: what, OtherContent: true})
 	}
 	return f.advance(ctx, s, &r, rev)
 }

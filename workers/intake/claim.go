@@ -126,3 +126,26 @@ func VerifyOwn(ctx context.Context, ledger *runtime.Ledger, id, key, what string
 	}
 	return err
 }
+
+// Found is what the read of a submission's key found, for Recheck.
+type Found struct {
+	Err      error  // the read's error: nil, runtime.ErrNotFound or another failure
+	SubmitID string // the event id the record holds
+	Final    bool   // whether the record's submission is over
+	Rev      uint64 // the record's revision
+}
+
+// Recheck is the claim's part of the way in that reads key's record first (a
+// redelivery, or a first delivery whose record already existed): an event handled
+// for the first time claims its id (see ClaimID); a submission under way checks that
+// its record is not one whose claim failed (see VerifyOwn). A record already over,
+// or a read that failed, asks nothing of the claim.
+func Recheck(ctx context.Context, ledger *runtime.Ledger, id, key, what string, f Found) error {
+	switch {
+	case errors.Is(f.Err, runtime.ErrNotFound) || f.Err == nil && f.SubmitID != id:
+		return ClaimID(ctx, ledger, id, key, what)
+	case f.Err == nil && !f.Final:
+		return VerifyOwn(ctx, ledger, id, key, what, f.Rev)
+	}
+	return nil
+}

@@ -115,3 +115,61 @@ func TestVerifyOwn(t *testing.T) {
 		t.Errorf("record after verifying its own claim: %+v, %v", got, err)
 	}
 }
+
+// TestRecheck checks the claim's part of the way in that reads the record first:
+// an event seen for the first time (no record, or a record of another event) has
+// its id claimed; a record under way whose claim names another key is removed; a
+// final record, or a failed read, leaves the claims as they are.
+func TestRecheck(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ledger := newLedger(t)
+	var re *intake.ReusedIDError
+
+	// No record yet: id-a is claimed for inv.1.F1, so a later claim elsewhere fails.
+	if err := intake.Recheck(ctx, ledger, "id-a", "inv.1.F1", "invoice F1", intake.Found{Err: runtime.ErrNotFound}); err != nil {
+		t.Fatalf("no record: %v", err)
+	}
+	if err := intake.ClaimID(ctx, ledger, "id-a", "inv.1.F2", "invoice F2"); !errors.As(err, &re) || re.Names != "invoice F1" {
+		t.Fatalf("after Recheck with no record: err %v, want id-a to name invoice F1", err)
+	}
+
+	// A record of another event (id-z) under inv.1.F1: id-a already names it, fine;
+	// id-b is new and gets claimed.
+	for _, id := range []string{"id-a", "id-b"} {
+		if err := intake.Recheck(ctx, ledger, id, "inv.1.F1", "invoice F1", intake.Found{SubmitID: "id-z", Rev: 1}); err != nil {
+			t.Fatalf("%s over another event's record: %v", id, err)
+		}
+	}
+	if err := intake.ClaimID(ctx, ledger, "id-b", "inv.1.F3", "invoice F3"); !errors.As(err, &re) {
+		t.Fatalf("id-b was not claimed: %v", err)
+	}
+
+	// A record under way, left by id-a's refused claim under inv.1.F9: removed, refused.
+	rev, err := ledger.Create(ctx, "inv.1.F9", &rec{SubmitID: "id-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = intake.Recheck(ctx, ledger, "id-a", "inv.1.F9", "invoice F9", intake.Found{SubmitID: "id-a", Rev: rev})
+	if !errors.As(err, &re) || !runtime.IsInvalid(err) {
+		t.Fatalf("orphan under way: err %v, want an invalid ReusedIDError", err)
+	}
+	var got rec
+	if _, err := ledger.Get(ctx, "inv.1.F9", &got); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("the orphan record is still there: %+v, %v", got, err)
+	}
+
+	// The same orphan, final, or a failed read: nothing is checked or removed.
+	rev, err = ledger.Create(ctx, "inv.1.F8", &rec{SubmitID: "id-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []intake.Found{{SubmitID: "id-a", Final: true, Rev: rev}, {Err: errors.New("read failed")}} {
+		if err := intake.Recheck(ctx, ledger, "id-a", "inv.1.F8", "invoice F8", f); err != nil {
+			t.Errorf("%+v: %v", f, err)
+		}
+	}
+	if _, err := ledger.Get(ctx, "inv.1.F8", &got); err != nil {
+		t.Errorf("a final record was touched: %v", err)
+	}
+}

@@ -40,6 +40,7 @@ const maxResends = 3
 // submit claims the business key (or finds the submission it already belongs to) and
 // moves the submission forward from the step the ledger records.
 func (f *Flow) submit(ctx context.Context, s *submission) error {
+	what := describe(fmt.Sprint(s.acct.SupplierID), s.sub.Invoice.Number)
 	if s.first {
 		r := f.newRecord(ctx, s)
 		direct := f.readyToSend(ctx, s)
@@ -48,7 +49,7 @@ func (f *Flow) submit(ctx context.Context, s *submission) error {
 			// created at the sending step, one ledger write fewer.
 			f.startSending(&r)
 		}
-		rev, err := intake.ClaimAndCreate(ctx, f.deps.Ledger, s.id, s.key, describe(fmt.Sprint(s.acct.SupplierID), s.sub.Invoice.Number), &r)
+		rev, err := intake.ClaimAndCreate(ctx, f.deps.Ledger, s.id, s.key, what, &r)
 		if err == nil {
 			f.deps.Metrics.LedgerStep(ctx, "invoice", stepReceived)
 			if direct {
@@ -64,17 +65,8 @@ func (f *Flow) submit(ctx context.Context, s *submission) error {
 	}
 	var r record
 	rev, err := f.deps.Ledger.Get(ctx, s.key, &r)
-	switch {
-	case errors.Is(err, runtime.ErrNotFound) || err == nil && r.SubmitID != s.id:
-		// The first handling of this event: its id must not name another submission.
-		if cerr := intake.ClaimID(ctx, f.deps.Ledger, s.id, s.key, describe(fmt.Sprint(s.acct.SupplierID), s.sub.Invoice.Number)); cerr != nil {
-			return cerr
-		}
-	case err == nil && !r.final():
-		// A submission under way: its record may be one whose claim failed.
-		if cerr := intake.VerifyOwn(ctx, f.deps.Ledger, s.id, s.key, describe(fmt.Sprint(s.acct.SupplierID), s.sub.Invoice.Number), rev); cerr != nil {
-			return cerr
-		}
+	if cerr := intake.Recheck(ctx, f.deps.Ledger, s.id, s.key, what, intake.Found{Err: err, SubmitID: r.SubmitID, Final: r.final(), Rev: rev}); cerr != nil {
+		return cerr
 	}
 	switch {
 	case errors.Is(err, runtime.ErrNotFound):
@@ -115,7 +107,7 @@ func (f *Flow) submit(ctx context.Context, s *submission) error {
 	case r.SubmitID != s.id:
 		return runtime.Invalid(&conflictError{number: s.sub.Invoice.Number, supplier: fmt.Sprint(s.acct.SupplierID), other: r.SubmitID})
 	case r.Hash != s.hash:
-		return runtime.Invalid(&intake.ReusedIDError{ID: s.id, Names: describe(fmt.Sprint(s.acct.SupplierID), s.sub.Invoice.Number), OtherContent: true})
+		return runtime.Invalid(&intake.ReusedIDError{ID: s.id, Names: what, OtherContent: true})
 	}
 	return f.advance(ctx, s, &r, rev)
 }
