@@ -121,7 +121,10 @@ func (p *Publisher) Publish(ctx context.Context, subject string, e *event.Event,
 		span.SetStatus(codes.Error, err.Error())
 		return nil, err
 	}
-	span.SetAttributes(attribute.Bool("messaging.nats.duplicate", ack.Duplicate))
+	if ack.Duplicate {
+		// Set only when true: an attribute set after the start costs the SDK more.
+		span.SetAttributes(attribute.Bool("messaging.nats.duplicate", true))
+	}
 	if p.sent != nil && !ack.Duplicate {
 		p.sent(ctx, e.Type())
 	}

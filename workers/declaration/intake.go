@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/workers/intake"
 	"github.com/passerelle-dev/passerelle/workers/pasrau"
@@ -58,9 +60,10 @@ func describe(id events.DeclarationIdentity) string {
 	return fmt.Sprintf("declaration %s %s (nature %s, type %s, fraction %s)", id.SIRET, id.Month, id.Nature, id.Type, id.Fraction)
 }
 
-// Prepare decodes the CloudEvent so that the process span continues its trace context.
-func (h *intakeHandler) Prepare(ctx context.Context, d *runtime.Delivery) context.Context {
-	return intake.Trace(ctx, d)
+// Prepare decodes the CloudEvent so that the process span continues its trace context
+// and starts with its attributes.
+func (h *intakeHandler) Prepare(ctx context.Context, d *runtime.Delivery) (context.Context, []attribute.KeyValue) {
+	return intake.Prepare(ctx, d)
 }
 
 // Handle checks the event and its file, then deposits the declaration.

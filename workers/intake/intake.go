@@ -16,7 +16,6 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/schemas"
@@ -46,28 +45,33 @@ func Decode(ctx context.Context, d *runtime.Delivery) *Note {
 	return n
 }
 
-// Trace returns ctx carrying the trace context of d's event: its NATS headers, else
-// its CloudEvents extensions (in either content mode).
-func Trace(ctx context.Context, d *runtime.Delivery) context.Context {
-	return events.ExtractTrace(ctx, d.Header, Decode(ctx, d).Event)
-}
-
-// Check verifies that the decoded event is of type typ with JSON data matching
-// typ's schema, and reads the data into into (a pointer), with exact numbers. Every
-// failure is runtime.Invalid, saying what is wrong and where. It labels the span of
-// ctx with the event's CloudEvents attributes.
-func (n *Note) Check(ctx context.Context, typ string, v *schemas.Validator, into any) error {
-	if n.Err != nil {
-		return runtime.Invalid(n.Err)
+// Prepare decodes d's event (see Decode) before its process span starts
+// (runtime.Preparer): it returns ctx carrying the event's trace context (its NATS
+// headers, else its CloudEvents extensions, in either content mode) and the
+// event's CloudEvents attributes for the span, none when it cannot be decoded.
+func Prepare(ctx context.Context, d *runtime.Delivery) (context.Context, []attribute.KeyValue) {
+	e := Decode(ctx, d).Event
+	ctx = events.ExtractTrace(ctx, d.Header, e)
+	if e == nil {
+		return ctx, nil
 	}
-	e := n.Event
-	trace.SpanFromContext(ctx).SetAttributes(
+	return ctx, []attribute.KeyValue{
 		attribute.String("messaging.message.id", e.ID()),
 		attribute.String("cloudevents.event_id", e.ID()),
 		attribute.String("cloudevents.event_source", e.Source()),
 		attribute.String("cloudevents.event_type", e.Type()),
 		attribute.String("cloudevents.event_subject", e.Subject()),
-	)
+	}
+}
+
+// Check verifies that the decoded event is of type typ with JSON data matching
+// typ's schema, and reads the data into into (a pointer), with exact numbers. Every
+// failure is runtime.Invalid, saying what is wrong and where.
+func (n *Note) Check(ctx context.Context, typ string, v *schemas.Validator, into any) error {
+	if n.Err != nil {
+		return runtime.Invalid(n.Err)
+	}
+	e := n.Event
 	if e.Type() != typ {
 		return runtime.Invalid(Problem(typ, "type", fmt.Sprintf("event type %q is not %q: an event's type must equal the subject it is published on", e.Type(), typ)))
 	}

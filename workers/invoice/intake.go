@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/passerelle-dev/passerelle/events"
 	"github.com/passerelle-dev/passerelle/workers/intake"
 	"github.com/passerelle-dev/passerelle/workers/runtime"
@@ -15,9 +17,9 @@ import (
 type intakeHandler struct{ f *Flow }
 
 // Prepare decodes the CloudEvent so that the process span continues its trace
-// context, wherever the event carries it.
-func (h *intakeHandler) Prepare(ctx context.Context, d *runtime.Delivery) context.Context {
-	return intake.Trace(ctx, d)
+// context, wherever the event carries it, and starts with its attributes.
+func (h *intakeHandler) Prepare(ctx context.Context, d *runtime.Delivery) (context.Context, []attribute.KeyValue) {
+	return intake.Prepare(ctx, d)
 }
 
 // Handle validates the event and submits the invoice.

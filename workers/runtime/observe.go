@@ -17,18 +17,20 @@ import (
 
 // Preparer is implemented by handlers that read a message before its process span
 // starts, to return the trace context the message carries wherever it is (a
-// structured-mode CloudEvent keeps it in its body). Prepare may keep what it decoded
-// in d.Note for Handle.
+// structured-mode CloudEvent keeps it in its body) and attributes the span starts
+// with besides the messaging ones (given at the start, they cost the tracing SDK
+// less than set afterwards). Prepare may keep what it decoded in d.Note for Handle.
 type Preparer interface {
-	Prepare(ctx context.Context, d *Delivery) context.Context
+	Prepare(ctx context.Context, d *Delivery) (context.Context, []attribute.KeyValue)
 }
 
 // startSpan starts the consumer's process span for d, as a child of the trace context
 // the message carries: what the handler's Prepare finds, else the traceparent NATS
 // header, else the ce-traceparent header of a binary-mode CloudEvent.
 func (w *Worker) startSpan(ctx context.Context, d *Delivery) (context.Context, trace.Span) {
+	var more []attribute.KeyValue
 	if p, ok := w.handler.(Preparer); ok {
-		ctx = p.Prepare(ctx, d)
+		ctx, more = p.Prepare(ctx, d)
 	}
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		ctx = events.ExtractTrace(ctx, d.Header, nil)
@@ -40,16 +42,16 @@ func (w *Worker) startSpan(ctx context.Context, d *Delivery) (context.Context, t
 	if sc := trace.SpanContextFromContext(ctx); w.cfg.NewTrace && sc.IsValid() {
 		opts = append(opts, trace.WithNewRoot(), trace.WithLinks(trace.Link{SpanContext: sc}))
 	}
-	return w.tracer.Start(ctx, "process "+d.Stream, append(opts,
-		trace.WithAttributes(
-			attribute.String("messaging.system", "nats"),
-			attribute.String("messaging.operation.type", "process"),
-			attribute.String("messaging.destination.name", d.Subject),
-			attribute.String("messaging.consumer.group.name", d.Consumer),
-			attribute.Int64("messaging.nats.stream.sequence", int64(min(d.StreamSeq, math.MaxInt64))),
-			attribute.Int64("messaging.nats.delivery_count", int64(min(d.Delivered, math.MaxInt64))),
-			attribute.Int("messaging.message.body.size", len(d.Data)),
-		))...)
+	attrs := append(make([]attribute.KeyValue, 0, 7+len(more)),
+		attribute.String("messaging.system", "nats"),
+		attribute.String("messaging.operation.type", "process"),
+		attribute.String("messaging.destination.name", d.Subject),
+		attribute.String("messaging.consumer.group.name", d.Consumer),
+		attribute.Int64("messaging.nats.stream.sequence", int64(min(d.StreamSeq, math.MaxInt64))),
+		attribute.Int64("messaging.nats.delivery_count", int64(min(d.Delivered, math.MaxInt64))),
+		attribute.Int("messaging.message.body.size", len(d.Data)),
+	)
+	return w.tracer.Start(ctx, "process "+d.Stream, append(opts, trace.WithAttributes(append(attrs, more...)...))...)
 }
 
 // ceCarrier reads the trace context from the ce-traceparent/ce-tracestate headers of
