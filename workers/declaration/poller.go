@@ -1,6 +1,7 @@
 package declaration
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -130,12 +131,23 @@ func (h *poller) Handle(ctx context.Context, d *runtime.Delivery) error {
 		return f.deferral(err)
 	}
 	f.deps.Metrics.Poll(ctx, name, "ok")
+	// A return waiting for another replica's claim on it does not hold back the
+	// others of the listing: they are published, then the poll is retried from
+	// the same cursor, which publishes nothing twice.
+	var held error
 	for _, fl := range res.Flux {
 		for _, ret := range fl.Returns {
-			if _, err := f.emitReturn(ctx, acct, fl.ID, ret); err != nil {
+			_, err := f.emitReturn(ctx, acct, fl.ID, ret)
+			switch {
+			case errors.Is(err, errClaimHeld):
+				held = cmp.Or(held, err)
+			case err != nil:
 				return err
 			}
 		}
+	}
+	if held != nil {
+		return held
 	}
 	c.Listings++
 	c.NextPoll = res.NextPoll

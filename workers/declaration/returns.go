@@ -24,26 +24,42 @@ type seenReturn struct {
 	Summary     *events.ReturnSummary `json:"summary,omitempty"`
 	// Unpublished: this version is claimed (its number taken) and its event may
 	// not be published yet; whoever meets it publishes it (under the same id,
-	// which the stream deduplicates) and clears the flag. ClaimedAt is when.
-	Unpublished bool      `json:"unpublished,omitempty"`
-	ClaimedAt   time.Time `json:"claimedAt,omitzero"`
+	// which the stream deduplicates) and clears the flag. ClaimedAt is when;
+	// Claimed is the return as listed then, for a replica that meets a newer
+	// version to publish the claimed one in a dead claimant's stead.
+	Unpublished bool           `json:"unpublished,omitempty"`
+	ClaimedAt   time.Time      `json:"claimedAt,omitzero"`
+	Claimed     *pasrau.Return `json:"claimed,omitempty"`
 }
 
 // A newer version of a return waits while another replica publishes the version it
 // claimed, so that the newer one's event comes after it in the stream: in-process
 // for up to returnClaimWait, then by retrying the message. A claim older than
-// returnClaimHold is taken to be a dead replica's (its message, redelivered after
-// the ack wait, publishes the claimed version): the newer version goes on, and the
-// dead claim's number may then be skipped.
+// returnClaimTakeover is taken to be a dead replica's: the claimed version, which
+// PASRAU may list no more (an EN_COURS return turned final), is published in its
+// stead (under the same event id: if the claimant was only slow, the stream
+// deduplicates), then the newer one. A claim recorded without the claimed return
+// (by an earlier passerelle) holds for returnClaimHold, after which the newer
+// version goes on and the claimed number is skipped.
 const (
-	returnClaimWait = 5 * time.Second
-	returnClaimHold = 3 * time.Minute
+	returnClaimWait     = 5 * time.Second
+	returnClaimTakeover = 30 * time.Second
+	returnClaimHold     = 3 * time.Minute
 )
 
 // busyWith reports whether another replica is publishing a version of the return
 // that ret (whose version is fp) must follow.
 func (s *seenReturn) busyWith(ret pasrau.Return, fp string, now time.Time) bool {
 	return s.Unpublished && s.Fingerprint != fp && !s.older(ret) && now.Sub(s.ClaimedAt) < returnClaimHold
+}
+
+// errClaimHeld says that a return waits for the version another replica claimed.
+var errClaimHeld = errors.New("is being published by another replica")
+
+// abandoned reports whether the claim that holds a newer version back is old
+// enough to be a dead replica's, and says what to publish in its stead.
+func (s *seenReturn) abandoned(now time.Time) bool {
+	return s.Claimed != nil && now.Sub(s.ClaimedAt) >= returnClaimTakeover
 }
 
 // older reports whether ret is an earlier version than the one recorded: a listing
@@ -78,8 +94,17 @@ func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret
 	var seen seenReturn
 	rev, err := f.deps.Ledger.Get(ctx, key, &seen)
 	for waited := time.Duration(0); err == nil && seen.busyWith(ret, fp, f.now()); waited += 50 * time.Millisecond {
+		if seen.abandoned(f.now()) {
+			f.log.WarnContext(ctx, "publishing a return's version claimed by a replica that did not publish it", "flux", idflux, "return", ret.Key(), "version", seen.Version, "claimed_at", seen.ClaimedAt)
+			if _, err := f.publishVersion(ctx, acct, idflux, *seen.Claimed, key, seen, rev); err != nil {
+				return nil, err
+			}
+			seen = seenReturn{}
+			rev, err = f.deps.Ledger.Get(ctx, key, &seen)
+			continue
+		}
 		if waited >= returnClaimWait {
-			return nil, runtime.Retry(fmt.Errorf("return %s of flux %s: version %d is being published by another replica", ret.Key(), idflux, seen.Version), returnClaimWait)
+			return nil, runtime.Retry(fmt.Errorf("return %s of flux %s: version %d %w", ret.Key(), idflux, seen.Version, errClaimHeld), returnClaimWait)
 		}
 		select {
 		case <-ctx.Done():
@@ -103,11 +128,19 @@ func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret
 	// version after a newer one.
 	next := seen
 	if seen.Fingerprint != fp {
-		next = seenReturn{Version: seen.Version + 1, Fingerprint: fp, Statut: string(ret.Statut), Publication: ret.Publication, Unpublished: true, ClaimedAt: f.now().UTC()}
+		claimed := ret
+		next = seenReturn{Version: seen.Version + 1, Fingerprint: fp, Statut: string(ret.Statut), Publication: ret.Publication, Unpublished: true, ClaimedAt: f.now().UTC(), Claimed: &claimed}
 		if rev, err = f.claimReturn(ctx, key, next, rev); err != nil {
 			return nil, err
 		}
 	}
+	return f.publishVersion(ctx, acct, idflux, ret, key, next, rev)
+}
+
+// publishVersion publishes the version next of a return, ret as listed, claimed in
+// the ledger under key at revision rev, and records it as published.
+func (f *Flow) publishVersion(ctx context.Context, acct *Account, idflux string, ret pasrau.Return, key string, next seenReturn, rev uint64) (*seenReturn, error) {
+	fp := next.Fingerprint
 	data := events.DeclarationReturn{
 		Account: acct.Name, IDFlux: idflux, Nature: ret.Nature, NatureLabel: events.NatureLabel(ret.Nature), OPS: ret.OPS,
 		Statut: string(ret.Statut), ReturnID: ret.ID, Version: next.Version,
@@ -150,7 +183,7 @@ func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret
 			return nil, err
 		}
 	}
-	next.Summary, next.Unpublished, next.ClaimedAt = data.Summary, false, time.Time{}
+	next.Summary, next.Unpublished, next.ClaimedAt, next.Claimed = data.Summary, false, time.Time{}, nil
 	if _, err := f.deps.Ledger.Update(ctx, key, next, rev); err != nil && !errors.Is(err, runtime.ErrStale) {
 		// Published but still marked unpublished: whoever meets the return next
 		// publishes it again under the same id, which the stream deduplicates.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -199,7 +200,7 @@ func returnsFlow(t *testing.T) (*Flow, jetstream.JetStream) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Flow{now: time.Now, deps: Deps{Ledger: runtime.NewLedger(assets.Ledger, noop.NewTracerProvider()), Publisher: events.NewPublisher(js)}}, js
+	return &Flow{now: time.Now, log: slog.New(slog.DiscardHandler), deps: Deps{Ledger: runtime.NewLedger(assets.Ledger, noop.NewTracerProvider()), Publisher: events.NewPublisher(js)}}, js
 }
 
 // threeVersions publishes version 1 (OK) of a return of flux F1 and returns the
@@ -215,4 +216,55 @@ func threeVersions(t *testing.T, f *Flow, acct *Account) (newer, newest pasrau.R
 	newer.Statut, newer.Publication, newer.ID = pasrau.StatusANO, pub.Add(time.Minute), "2"
 	newest.Statut, newest.Publication, newest.ID = pasrau.StatusKO, pub.Add(2*time.Minute), "3"
 	return newer, newest
+}
+
+// TestReturnTakesOverADeadClaim replays the stall a replica killed between claiming
+// a version of a return and publishing it used to cause: PASRAU then lists a newer
+// version only (the claimed EN_COURS return turned final), which waited for a
+// claim nobody would publish. Once the claim is older than returnClaimTakeover,
+// the replica that meets the newer version publishes the claimed one first, from
+// what the claim recorded, then its own; a younger claim still holds it back.
+func TestReturnTakesOverADeadClaim(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, js := returnsFlow(t)
+	acct := &Account{Name: "acme"}
+	newer, newest := threeVersions(t, f, acct)
+
+	// The dying replica claims version 2, with the return as listed, as
+	// emitReturn does, and dies.
+	key := returnKey(acct.Name, "F1", newer)
+	var seen seenReturn
+	rev, err := f.deps.Ledger.Get(ctx, key, &seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed := newer
+	claim := seenReturn{Version: 2, Fingerprint: fingerprint(newer), Statut: string(newer.Statut), Publication: newer.Publication,
+		Unpublished: true, ClaimedAt: time.Now().UTC().Add(-returnClaimTakeover / 2), Claimed: &claimed}
+	if rev, err = f.claimReturn(ctx, key, claim, rev); err != nil {
+		t.Fatal(err)
+	}
+
+	// A young claim: the newer version waits for it, in-process for
+	// returnClaimWait, then by asking for a retry.
+	if _, err := f.emitReturn(ctx, acct, "F1", newest); !errors.Is(err, errClaimHeld) {
+		t.Fatalf("young claim: err %v, want the return held by the claim", err)
+	}
+	if got := returnEvents(t, js); strings.Join(got, ",") != "1 OK" {
+		t.Fatalf("events %v while the claim was young, want only 1 OK", got)
+	}
+
+	// The same claim, older than returnClaimTakeover.
+	f.now = func() time.Time { return time.Now().Add(returnClaimTakeover) }
+	got, err := f.emitReturn(ctx, acct, "F1", newest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 3 || got.Unpublished || got.Claimed != nil {
+		t.Errorf("recorded %+v, want version 3 published", got)
+	}
+	if events := returnEvents(t, js); strings.Join(events, ",") != "1 OK,2 ANO,3 KO" {
+		t.Fatalf("events %v, want the dead claim's 2 ANO published before 3 KO", events)
+	}
 }
