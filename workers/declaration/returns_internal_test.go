@@ -242,7 +242,7 @@ func TestReturnTakesOverADeadClaim(t *testing.T) {
 	claimed := newer
 	claim := seenReturn{Version: 2, Fingerprint: fingerprint(newer), Statut: string(newer.Statut), Publication: newer.Publication,
 		Unpublished: true, ClaimedAt: time.Now().UTC().Add(-returnClaimTakeover / 2), Claimed: &claimed}
-	if rev, err = f.claimReturn(ctx, key, claim, rev); err != nil {
+	if _, err := f.claimReturn(ctx, key, claim, rev); err != nil {
 		t.Fatal(err)
 	}
 
