@@ -131,23 +131,8 @@ func (h *poller) Handle(ctx context.Context, d *runtime.Delivery) error {
 		return f.deferral(err)
 	}
 	f.deps.Metrics.Poll(ctx, name, "ok")
-	// A return waiting for another replica's claim on it does not hold back the
-	// others of the listing: they are published, then the poll is retried from
-	// the same cursor, which publishes nothing twice.
-	var held error
-	for _, fl := range res.Flux {
-		for _, ret := range fl.Returns {
-			_, err := f.emitReturn(ctx, acct, fl.ID, ret)
-			switch {
-			case errors.Is(err, errClaimHeld):
-				held = cmp.Or(held, err)
-			case err != nil:
-				return err
-			}
-		}
-	}
-	if held != nil {
-		return held
+	if err := f.publishListed(ctx, acct, &res.Listing); err != nil {
+		return err
 	}
 	c.Listings++
 	c.NextPoll = res.NextPoll
@@ -186,6 +171,26 @@ func (h *poller) Handle(ctx context.Context, d *runtime.Delivery) error {
 		next = c.NextPoll
 	}
 	return f.schedulePoll(ctx, name, next)
+}
+
+// publishListed publishes the new returns and versions of a listing. A return
+// waiting for another replica's claim on it does not hold back the others: they
+// are published, then the claim's error is returned, for the poll to be retried
+// from the same cursor (which publishes nothing twice).
+func (f *Flow) publishListed(ctx context.Context, acct *Account, l *pasrau.Listing) error {
+	var held error
+	for _, fl := range l.Flux {
+		for _, ret := range fl.Returns {
+			_, err := f.emitReturn(ctx, acct, fl.ID, ret)
+			switch {
+			case errors.Is(err, errClaimHeld):
+				held = cmp.Or(held, err)
+			case err != nil:
+				return err
+			}
+		}
+	}
+	return held
 }
 
 // Answer is called when a poll panicked: nothing to publish; the poll is planned

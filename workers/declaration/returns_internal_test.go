@@ -268,3 +268,49 @@ func TestReturnTakesOverADeadClaim(t *testing.T) {
 		t.Fatalf("events %v, want the dead claim's 2 ANO published before 3 KO", events)
 	}
 }
+
+// TestListingNotHeldBackByAClaim: a listing whose first return waits for another
+// replica's claim still has its other returns published, and the claim's wait is
+// reported for the poll to be retried; the retry, once the claimant has
+// published, publishes the held return and nothing twice.
+func TestListingNotHeldBackByAClaim(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, js := returnsFlow(t)
+	acct := &Account{Name: "acme"}
+	newer, newest := threeVersions(t, f, acct)
+
+	// Another replica claimed version 2 of F1's return a moment ago.
+	key := returnKey(acct.Name, "F1", newer)
+	var seen seenReturn
+	rev, err := f.deps.Ledger.Get(ctx, key, &seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed := newer
+	claim := seenReturn{Version: 2, Fingerprint: fingerprint(newer), Statut: string(newer.Statut), Publication: newer.Publication,
+		Unpublished: true, ClaimedAt: time.Now().UTC(), Claimed: &claimed}
+	if _, err := f.claimReturn(ctx, key, claim, rev); err != nil {
+		t.Fatal(err)
+	}
+
+	other := pasrau.Return{Nature: pasrau.NatureAEE, Statut: pasrau.StatusOK, Publication: newest.Publication, ID: "9"}
+	listing := &pasrau.Listing{Flux: []pasrau.Flux{{ID: "F1", Returns: []pasrau.Return{newest}}, {ID: "F2", Returns: []pasrau.Return{other}}}}
+	if err := f.publishListed(ctx, acct, listing); !errors.Is(err, errClaimHeld) {
+		t.Fatalf("listing with a held return: err %v, want the claim's wait", err)
+	}
+	if got := returnEvents(t, js); strings.Join(got, ",") != "1 OK,1 OK" {
+		t.Fatalf("events %v, want F1's first version and F2's return, F1's newest held back", got)
+	}
+
+	// The claimant publishes; the poll's retry publishes the held return only.
+	if _, err := f.emitReturn(ctx, acct, "F1", newer); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.publishListed(ctx, acct, listing); err != nil {
+		t.Fatal(err)
+	}
+	if got := returnEvents(t, js); strings.Join(got, ",") != "1 OK,1 OK,2 ANO,3 KO" {
+		t.Fatalf("events %v, want 1 OK, 1 OK, 2 ANO, 3 KO", got)
+	}
+}
