@@ -141,21 +141,14 @@ func TestReturnWaitsForAnotherReplicasClaim(t *testing.T) {
 			acct := &Account{Name: "acme"}
 			newer, newest := threeVersions(t, f, acct)
 
-			// Replica A claims version 2, as emitReturn does, and stops there.
-			key := returnKey(acct.Name, "F1", newer)
-			var seen seenReturn
-			rev, err := f.deps.Ledger.Get(ctx, key, &seen)
-			if err != nil {
-				t.Fatal(err)
-			}
+			// Replica A claims version 2, as emitReturn does, and stops there. (A
+			// claim without the return, as an earlier passerelle recorded it: a
+			// dead one holds for returnClaimHold.)
 			claimedAt := time.Now().UTC()
 			if dead {
 				claimedAt = claimedAt.Add(-returnClaimHold - time.Second)
 			}
-			claim := seenReturn{Version: 2, Fingerprint: fingerprint(newer), Statut: string(newer.Statut), Publication: newer.Publication, Unpublished: true, ClaimedAt: claimedAt}
-			if _, err := f.claimReturn(ctx, key, claim, rev); err != nil {
-				t.Fatal(err)
-			}
+			claimVersion(t, f, acct, newer, 2, claimedAt, false)
 
 			// Replica B meets version 3.
 			done := make(chan error, 1)
@@ -188,6 +181,27 @@ func TestReturnWaitsForAnotherReplicasClaim(t *testing.T) {
 				t.Fatalf("events %v, want 1 OK, 2 ANO, 3 KO in this order", got)
 			}
 		})
+	}
+}
+
+// claimVersion records version n of ret (a return of flux F1) as another
+// replica's claim made at claimedAt and not published yet, as emitReturn does
+// before it publishes; withReturn records the return with it.
+func claimVersion(t *testing.T, f *Flow, acct *Account, ret pasrau.Return, n int, claimedAt time.Time, withReturn bool) {
+	t.Helper()
+	key := returnKey(acct.Name, "F1", ret)
+	var seen seenReturn
+	rev, err := f.deps.Ledger.Get(context.Background(), key, &seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := seenReturn{Version: n, Fingerprint: fingerprint(ret), Statut: string(ret.Statut), Publication: ret.Publication, Unpublished: true, ClaimedAt: claimedAt}
+	if withReturn {
+		claimed := ret
+		claim.Claimed = &claimed
+	}
+	if _, err := f.claimReturn(context.Background(), key, claim, rev); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -233,18 +247,7 @@ func TestReturnTakesOverADeadClaim(t *testing.T) {
 
 	// The dying replica claims version 2, with the return as listed, as
 	// emitReturn does, and dies.
-	key := returnKey(acct.Name, "F1", newer)
-	var seen seenReturn
-	rev, err := f.deps.Ledger.Get(ctx, key, &seen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	claimed := newer
-	claim := seenReturn{Version: 2, Fingerprint: fingerprint(newer), Statut: string(newer.Statut), Publication: newer.Publication,
-		Unpublished: true, ClaimedAt: time.Now().UTC().Add(-returnClaimTakeover / 2), Claimed: &claimed}
-	if _, err := f.claimReturn(ctx, key, claim, rev); err != nil {
-		t.Fatal(err)
-	}
+	claimVersion(t, f, acct, newer, 2, time.Now().UTC().Add(-returnClaimTakeover/2), true)
 
 	// A young claim: the newer version waits for it, in-process for
 	// returnClaimWait, then by asking for a retry.
@@ -281,18 +284,7 @@ func TestListingNotHeldBackByAClaim(t *testing.T) {
 	newer, newest := threeVersions(t, f, acct)
 
 	// Another replica claimed version 2 of F1's return a moment ago.
-	key := returnKey(acct.Name, "F1", newer)
-	var seen seenReturn
-	rev, err := f.deps.Ledger.Get(ctx, key, &seen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	claimed := newer
-	claim := seenReturn{Version: 2, Fingerprint: fingerprint(newer), Statut: string(newer.Statut), Publication: newer.Publication,
-		Unpublished: true, ClaimedAt: time.Now().UTC(), Claimed: &claimed}
-	if _, err := f.claimReturn(ctx, key, claim, rev); err != nil {
-		t.Fatal(err)
-	}
+	claimVersion(t, f, acct, newer, 2, time.Now().UTC(), true)
 
 	other := pasrau.Return{Nature: pasrau.NatureAEE, Statut: pasrau.StatusOK, Publication: newest.Publication, ID: "9"}
 	listing := &pasrau.Listing{Flux: []pasrau.Flux{{ID: "F1", Returns: []pasrau.Return{newest}}, {ID: "F2", Returns: []pasrau.Return{other}}}}
