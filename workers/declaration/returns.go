@@ -57,7 +57,8 @@ func (s *seenReturn) busyWith(ret pasrau.Return, fp string, now time.Time) bool 
 var errClaimHeld = errors.New("is being published by another replica")
 
 // abandoned reports whether the claim that holds a newer version back is old
-// enough to be a dead replica's, and says what to publish in its stead.
+// enough to be a dead replica's and recorded the claimed return (Claimed), which
+// can then be published in its stead.
 func (s *seenReturn) abandoned(now time.Time) bool {
 	return s.Claimed != nil && now.Sub(s.ClaimedAt) >= returnClaimTakeover
 }
