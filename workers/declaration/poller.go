@@ -176,15 +176,17 @@ func (h *poller) Handle(ctx context.Context, d *runtime.Delivery) error {
 // publishListed publishes the new returns and versions of a listing. A return
 // waiting for another replica's claim on it does not hold back the others: they
 // are published, then the claim's error is returned, for the poll to be retried
-// from the same cursor (which publishes nothing twice).
+// from the same cursor (which publishes nothing twice). Only the first such
+// return is waited for in-process.
 func (f *Flow) publishListed(ctx context.Context, acct *Account, l *pasrau.Listing) error {
 	var held error
+	wait := returnClaimWait
 	for _, fl := range l.Flux {
 		for _, ret := range fl.Returns {
-			_, err := f.emitReturn(ctx, acct, fl.ID, ret)
+			_, err := f.emitReturnWithin(ctx, acct, fl.ID, ret, wait)
 			switch {
 			case errors.Is(err, errClaimHeld):
-				held = cmp.Or(held, err)
+				held, wait = cmp.Or(held, err), 0
 			case err != nil:
 				return err
 			}

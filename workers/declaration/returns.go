@@ -90,6 +90,12 @@ func fingerprint(ret pasrau.Return) string {
 // published in this version is not published again. It returns what passerelle
 // knows of the return's current version.
 func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret pasrau.Return) (*seenReturn, error) {
+	return f.emitReturnWithin(ctx, acct, idflux, ret, returnClaimWait)
+}
+
+// emitReturnWithin is emitReturn waiting in-process up to wait for another
+// replica's claim that holds the return back.
+func (f *Flow) emitReturnWithin(ctx context.Context, acct *Account, idflux string, ret pasrau.Return, wait time.Duration) (*seenReturn, error) {
 	key := returnKey(acct.Name, idflux, ret)
 	fp := fingerprint(ret)
 	var seen seenReturn
@@ -104,7 +110,7 @@ func (f *Flow) emitReturn(ctx context.Context, acct *Account, idflux string, ret
 			rev, err = f.deps.Ledger.Get(ctx, key, &seen)
 			continue
 		}
-		if waited >= returnClaimWait {
+		if waited >= wait {
 			return nil, runtime.Retry(fmt.Errorf("return %s of flux %s: version %d %w", ret.Key(), idflux, seen.Version, errClaimHeld), returnClaimWait)
 		}
 		select {
