@@ -122,7 +122,8 @@ func (p *Publisher) Publish(ctx context.Context, subject string, e *event.Event,
 		return nil, err
 	}
 	if ack.Duplicate {
-		// Set only when true: an attribute set after the start costs the SDK more.
+		// Set only when true (a republish): most publishes then need no
+		// attribute added after the span started.
 		span.SetAttributes(attribute.Bool("messaging.nats.duplicate", true))
 	}
 	if p.sent != nil && !ack.Duplicate {

@@ -27,8 +27,7 @@ import (
 func TestReturnVersionsNeverGoBack(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f, js := returnsFlow(t)
-	acct := &Account{Name: "acme"}
+	f, js, acct := returnsFlow(t)
 	pub := time.Date(2026, 11, 23, 14, 30, 56, 0, time.UTC)
 	inProgress := pasrau.Return{Nature: pasrau.NatureConformity, Statut: pasrau.StatusInProgress}
 	final := pasrau.Return{Nature: pasrau.NatureConformity, Statut: pasrau.StatusOK, Publication: pub, Production: pub, ID: "1"}
@@ -91,8 +90,7 @@ func returnEvents(t *testing.T, js jetstream.JetStream) []string {
 func TestReturnVersionsClaimedOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f, js := returnsFlow(t)
-	acct := &Account{Name: "acme"}
+	f, js, acct := returnsFlow(t)
 	newer, newest := threeVersions(t, f, acct)
 	errs := make(chan error, 2)
 	for _, ret := range []pasrau.Return{newer, newest} {
@@ -137,8 +135,7 @@ func TestReturnWaitsForAnotherReplicasClaim(t *testing.T) {
 		t.Run(fmt.Sprintf("claimer dead %v", dead), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			f, js := returnsFlow(t)
-			acct := &Account{Name: "acme"}
+			f, js, acct := returnsFlow(t)
 			newer, newest := threeVersions(t, f, acct)
 
 			// Replica A claims version 2, as emitReturn does, and stops there. (A
@@ -206,15 +203,16 @@ func claimVersion(t *testing.T, f *Flow, acct *Account, ret pasrau.Return, n int
 }
 
 // returnsFlow returns a flow publishing returns on a JetStream server of its own,
-// with the ledger and publisher of a replica, and the server's JetStream.
-func returnsFlow(t *testing.T) (*Flow, jetstream.JetStream) {
+// with the ledger and publisher of a replica, the server's JetStream, and the
+// PASRAU account the returns are read for.
+func returnsFlow(t *testing.T) (*Flow, jetstream.JetStream, *Account) {
 	t.Helper()
 	_, _, js := natstest.Run(t)
 	assets, err := runtime.Setup(context.Background(), js, runtime.DefaultTopology())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Flow{now: time.Now, log: slog.New(slog.DiscardHandler), deps: Deps{Ledger: runtime.NewLedger(assets.Ledger, noop.NewTracerProvider()), Publisher: events.NewPublisher(js)}}, js
+	return &Flow{now: time.Now, log: slog.New(slog.DiscardHandler), deps: Deps{Ledger: runtime.NewLedger(assets.Ledger, noop.NewTracerProvider()), Publisher: events.NewPublisher(js)}}, js, &Account{Name: "acme"}
 }
 
 // threeVersions publishes version 1 (OK) of a return of flux F1 and returns the
@@ -241,8 +239,7 @@ func threeVersions(t *testing.T, f *Flow, acct *Account) (newer, newest pasrau.R
 func TestReturnTakesOverADeadClaim(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f, js := returnsFlow(t)
-	acct := &Account{Name: "acme"}
+	f, js, acct := returnsFlow(t)
 	newer, newest := threeVersions(t, f, acct)
 
 	// The dying replica claims version 2, with the return as listed, as
@@ -279,8 +276,7 @@ func TestReturnTakesOverADeadClaim(t *testing.T) {
 func TestListingNotHeldBackByAClaim(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f, js := returnsFlow(t)
-	acct := &Account{Name: "acme"}
+	f, js, acct := returnsFlow(t)
 	newer, newest := threeVersions(t, f, acct)
 
 	// Another replica claimed version 2 of F1's return a moment ago.

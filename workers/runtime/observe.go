@@ -18,8 +18,8 @@ import (
 // Preparer is implemented by handlers that read a message before its process span
 // starts, to return the trace context the message carries wherever it is (a
 // structured-mode CloudEvent keeps it in its body) and attributes the span starts
-// with besides the messaging ones (given at the start, they cost the tracing SDK
-// less than set afterwards). Prepare may keep what it decoded in d.Note for Handle.
+// with besides the messaging ones (one call to the tracing SDK instead of two).
+// Prepare may keep what it decoded in d.Note for Handle.
 type Preparer interface {
 	Prepare(ctx context.Context, d *Delivery) (context.Context, []attribute.KeyValue)
 }
